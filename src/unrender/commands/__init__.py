@@ -1,0 +1,1 @@
+"""Subcommands of the ``unrender`` CLI (see :mod:`unrender.cli`)."""
