@@ -133,7 +133,7 @@ def sphere_normals(radius: int = SPHERE_RADIUS) -> np.ndarray:
     idx = np.arange(2 * radius, dtype=np.float64)
     x = ((idx + 1 - radius) / radius)[None, :].repeat(2 * radius, 0)
     y = ((radius - (idx + 1)) / radius)[:, None].repeat(2 * radius, 1)
-    zz = 1.0 - x * x - y * y
+    zz = 1.0 - (x * x + y * y)  # this rounding decides the rim pixels, as upstream
     inside = zz > 0
     z = np.sqrt(np.where(inside, zz, 1.0))
     n = np.stack([x, y, z], -1)

@@ -1,0 +1,137 @@
+"""The one manifest format every dataset is turned into, its validation and its shards.
+
+A manifest is a TSV with the header ``sample_id, path, label, group, split, kind, source``:
+
+- ``sample_id``: unique, ``[A-Za-z0-9][A-Za-z0-9_.-]*`` (it becomes a folder name).
+- ``path``: the video or image, relative to the dataset root (absolute paths and paths that
+  leave the root are refused unless ``allow_outside_root``).
+- ``label``: ``0`` real, ``1`` fake.
+- ``group``: the source identity or original video; everything derived from one source
+  shares a group, so splits can keep it on one side.
+- ``split``: ``train``, ``val``, ``test`` or empty (then a seeded group split decides).
+- ``kind``: ``video`` or ``image``.
+- ``source``: free text (dataset, manipulation method, ...).
+
+Shards are consecutive blocks of ``shard_size`` rows in manifest order, so the number of
+shards is known from the row count alone, before any row is validated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from unrender.io import read_tsv, write_tsv
+from unrender.rejected import Rejection
+
+COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "group", "split", "kind", "source")
+SPLITS: frozenset[str] = frozenset({"train", "val", "test", ""})
+KINDS: frozenset[str] = frozenset({"video", "image"})
+_SAMPLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+STAGE = "manifest"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One validated manifest row; ``path`` is as written, ``resolved`` is absolute."""
+
+    sample_id: str
+    path: str
+    label: int
+    group: str
+    split: str
+    kind: str
+    source: str
+
+
+def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Read a manifest TSV; raise ValueError naming the file if columns are missing."""
+    with open(path, newline="") as f:
+        header = f.readline().rstrip("\r\n").split("\t")
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{path}: manifest lacks column(s) {', '.join(missing)}; need {COLUMNS}")
+    return read_tsv(path)
+
+
+def count_rows(path: str | os.PathLike[str]) -> int:
+    """Number of data rows of a manifest, without validating them (cheap: for the DAG)."""
+    with open(path, "rb") as f:
+        return max(sum(1 for line in f if line.strip()) - 1, 0)
+
+
+def shard_ids(n_rows: int, shard_size: int) -> list[str]:
+    """Shard names ``s0000, s0001, ...`` covering ``n_rows`` rows in blocks of ``shard_size``."""
+    return [f"s{i:04d}" for i in range(-(-n_rows // shard_size))]
+
+
+def resolve(root: str | os.PathLike[str], path: str) -> Path:
+    """Absolute path of a manifest ``path`` relative to the dataset ``root``."""
+    return (Path(root) / path).resolve()
+
+
+def _problem(
+    row: dict[str, str], root: Path, allow_outside_root: bool, duplicates: set[str]
+) -> str | None:
+    sid = row["sample_id"]
+    if not _SAMPLE_ID.fullmatch(sid):
+        return f"sample_id {sid!r} is not [A-Za-z0-9][A-Za-z0-9_.-]*"
+    if sid in duplicates:
+        return f"duplicate sample_id {sid!r} (every row with it is refused)"
+    if row["label"] not in ("0", "1"):
+        return f"label {row['label']!r} is not 0 (real) or 1 (fake)"
+    if row["kind"] not in KINDS:
+        return f"kind {row['kind']!r} is not video or image"
+    if row["split"] not in SPLITS:
+        return f"split {row['split']!r} is not train, val, test or empty"
+    if not row["path"]:
+        return "empty path"
+    full = resolve(root, row["path"])
+    if not allow_outside_root and not full.is_relative_to(root.resolve()):
+        return f"path {row['path']!r} escapes the dataset root {root}"
+    if not full.exists():
+        return f"path does not exist: {full}"
+    if not full.is_file():
+        return f"path is not a file: {full}"
+    return None
+
+
+def validate(
+    rows: Sequence[dict[str, str]], root: str | os.PathLike[str], allow_outside_root: bool = False
+) -> tuple[list[Sample | None], list[Rejection]]:
+    """Check every row; return one entry per row (``None`` where refused) and the refusals.
+
+    The positional list keeps shard boundaries stable whatever is refused.
+    """
+    root = Path(root)
+    counts = Counter(r["sample_id"] for r in rows)
+    duplicates = {sid for sid, n in counts.items() if n > 1}
+    samples: list[Sample | None] = []
+    rejections: list[Rejection] = []
+    for row in rows:
+        reason = _problem(row, root, allow_outside_root, duplicates)
+        if reason is None:
+            samples.append(
+                Sample(**{c: row[c] for c in COLUMNS if c != "label"}, label=int(row["label"]))
+            )
+        else:
+            samples.append(None)
+            rejections.append(Rejection(row["sample_id"], row["path"], STAGE, reason))
+    return samples, rejections
+
+
+def write_samples(path: str | os.PathLike[str], samples: Sequence[Sample]) -> None:
+    """Write samples as a manifest TSV, atomically."""
+    write_tsv(path, [asdict(s) for s in samples], COLUMNS)
+
+
+def read_samples(path: str | os.PathLike[str]) -> list[Sample]:
+    """Read a manifest TSV that :func:`write_samples` wrote (already validated)."""
+    return [
+        Sample(**{c: r[c] for c in COLUMNS if c != "label"}, label=int(r["label"]))
+        for r in read_tsv(path)
+    ]

@@ -1,0 +1,185 @@
+"""The per-shard stages that the Snakemake rules run, usable without Snakemake.
+
+Each stage reads its inputs, writes its outputs atomically, and records every refused item
+in a rejections file: the run goes on and nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unrender import manifest, rejected
+from unrender.io import write_image, write_tsv
+from unrender.rejected import RejectedInput, Rejection
+
+log = logging.getLogger(__name__)
+
+FRAME_INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "frame_index", "n_frames", "path")
+
+
+def split_manifest(
+    manifest_path: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    shard_paths: Sequence[str | os.PathLike[str]],
+    rejected_path: str | os.PathLike[str],
+    shard_size: int,
+    allow_outside_root: bool = False,
+) -> tuple[int, int]:
+    """Validate a manifest and write its accepted rows shard by shard.
+
+    ``shard_paths[i]`` receives the accepted rows among rows ``[i*shard_size, (i+1)*shard_size)``.
+    Returns ``(accepted, rejected)`` counts.
+    """
+    rows = manifest.read(manifest_path)
+    expected = manifest.shard_ids(len(rows), shard_size)
+    if len(expected) != len(shard_paths):
+        raise ValueError(
+            f"{manifest_path} has {len(rows)} rows = {len(expected)} shards of {shard_size}, "
+            f"but {len(shard_paths)} shard files were asked for (did the manifest change "
+            "after the workflow started? rerun snakemake)"
+        )
+    samples, refusals = manifest.validate(rows, root, allow_outside_root)
+    for i, out in enumerate(shard_paths):
+        block = samples[i * shard_size : (i + 1) * shard_size]
+        manifest.write_samples(out, [s for s in block if s is not None])
+    rejected.write(rejected_path, refusals)
+    return len(rows) - len(refusals), len(refusals)
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    """How frames are taken: count per video, square size in px, short-video policy, max pixels."""
+
+    per_video: int = 5
+    size: int = 128
+    short_video: str = "repeat"
+    max_image_pixels: int = 40_000_000
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, object]) -> FrameOptions:
+        return cls(**{k: m[k] for k in cls.__dataclass_fields__ if k in m})  # type: ignore[arg-type]
+
+
+def extract_shard(
+    shard_tsv: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    options: FrameOptions,
+    frames_dir: str | os.PathLike[str],
+    accepted_tsv: str | os.PathLike[str],
+    index_tsv: str | os.PathLike[str],
+    rejected_path: str | os.PathLike[str],
+) -> tuple[int, int]:
+    """Extract the frames of every sample of a shard into ``frames_dir/{sample_id}/{k}.png``.
+
+    Writes the samples whose frames were extracted to ``accepted_tsv``, one row per frame to
+    ``index_tsv`` and the refused samples to ``rejected_path``. Returns (accepted, rejected).
+    """
+    from unrender import video
+
+    frames_dir = Path(frames_dir)
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    accepted: list[manifest.Sample] = []
+    index_rows: list[dict[str, object]] = []
+    refusals: list[Rejection] = []
+    for s in manifest.read_samples(shard_tsv):
+        try:
+            got = video.extract(
+                manifest.resolve(root, s.path),
+                s.kind,
+                options.per_video,
+                short_policy=options.short_video,
+                size=options.size,
+                max_pixels=options.max_image_pixels,
+            )
+        except RejectedInput as e:
+            refusals.append(Rejection(s.sample_id, s.path, "frames", str(e)))
+            log.warning("rejected %s: %s", s.sample_id, e)
+            continue
+        for k, (frame, index) in enumerate(zip(got.frames, got.indices, strict=True)):
+            out = frames_dir / s.sample_id / f"{k}.png"
+            write_image(out, frame)
+            index_rows.append(
+                {
+                    "sample_id": s.sample_id,
+                    "k": k,
+                    "frame_index": index,
+                    "n_frames": got.n_frames,
+                    "path": out.relative_to(frames_dir.parent),
+                }
+            )
+        accepted.append(s)
+    manifest.write_samples(accepted_tsv, accepted)
+    write_tsv(index_tsv, index_rows, FRAME_INDEX_COLUMNS)
+    rejected.write(rejected_path, refusals)
+    return len(accepted), len(refusals)
+
+
+def decompose_shard(
+    shard_tsv: str | os.PathLike[str],
+    frames_dir: str | os.PathLike[str],
+    modalities_root: str | os.PathLike[str],
+    shard: str,
+    backend_name: str,
+    backend_options: Mapping[str, object],
+    batch_size: int = 16,
+) -> int:
+    """Decompose every frame of a shard into the 5 modalities; return the frame count.
+
+    Frames are batched across samples (``batch_size`` frames per backend call) so a GPU
+    backend sees full batches.
+    """
+    from unrender.io import read_image
+    from unrender.modalities import MODALITIES, get_backend
+    from unrender.modalities.files import write_decomposition
+
+    backend = get_backend(backend_name, **backend_options)
+    frames_dir = Path(frames_dir)
+    for m in MODALITIES:
+        # Every modality folder exists even for a shard whose samples were all refused.
+        (Path(modalities_root) / m / shard).mkdir(parents=True, exist_ok=True)
+    items = [
+        (s.sample_id, int(p.stem), p)
+        for s in manifest.read_samples(shard_tsv)
+        for p in sorted((frames_dir / s.sample_id).glob("*.png"), key=lambda q: int(q.stem))
+    ]
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        images = np.stack([read_image(p) for _, _, p in batch])
+        out = backend.decompose(images)
+        for i, (sid, k, _) in enumerate(batch):
+            one = {key: value[i : i + 1] for key, value in out.items()}
+            write_decomposition(modalities_root, shard, sid, [k], one)
+        log.info("decomposed %d/%d frames", start + len(batch), len(items))
+    return len(items)
+
+
+def summarise_data(
+    rejection_files: Sequence[str | os.PathLike[str]],
+    accepted_shards: Sequence[str | os.PathLike[str]],
+    rejected_out: str | os.PathLike[str],
+    summary_out: str | os.PathLike[str],
+) -> tuple[int, int]:
+    """Merge the per-job rejections into one file and count accepted vs rejected samples.
+
+    The summary TSV has one row per stage (``stage, rejected``) and a ``total`` row with the
+    accepted and rejected sample counts. Returns ``(accepted, rejected)``.
+    """
+    refusals = [r for p in rejection_files for r in rejected.read(p)]
+    rejected.write(rejected_out, refusals)
+    n_accepted = sum(len(manifest.read_samples(p)) for p in accepted_shards)
+    by_stage: dict[str, int] = {}
+    for r in refusals:
+        by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
+    rows: list[dict[str, object]] = [
+        {"stage": stage, "accepted": "", "rejected": n} for stage, n in by_stage.items()
+    ]
+    rows.append({"stage": "total", "accepted": n_accepted, "rejected": len(refusals)})
+    write_tsv(summary_out, rows, ("stage", "accepted", "rejected"))
+    log.info("%d samples accepted, %d rejected", n_accepted, len(refusals))
+    return n_accepted, len(refusals)

@@ -1,0 +1,97 @@
+"""The manifest format: validation reasons, positional shards, split_manifest outputs."""
+
+from pathlib import Path
+
+import pytest
+
+from unrender import manifest, rejected
+from unrender.io import write_tsv
+from unrender.pipeline import split_manifest
+
+
+def _row(sid: str, path: str, label: str = "0", kind: str = "video", split: str = "") -> dict:
+    return {
+        "sample_id": sid,
+        "path": path,
+        "label": label,
+        "group": "g",
+        "split": split,
+        "kind": kind,
+        "source": "t",
+    }
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.png"):
+        (data / name).write_bytes(b"x")
+    (tmp_path / "outside.mp4").write_bytes(b"x")
+    (data / "folder").mkdir()
+    return data
+
+
+def test_each_problem_has_its_reason(root: Path) -> None:
+    rows = [
+        _row("ok1", "a.mp4"),
+        _row("ok2", "c.png", label="1", kind="image", split="test"),
+        _row("dup", "a.mp4"),
+        _row("dup", "b.mp4"),
+        _row("badlabel", "a.mp4", label="2"),
+        _row("badkind", "a.mp4", kind="audio"),
+        _row("badsplit", "a.mp4", split="holdout"),
+        _row("escape", "../outside.mp4"),
+        _row("missing", "nope.mp4"),
+        _row("dir", "folder"),
+        _row("bad/id", "a.mp4"),
+    ]
+    samples, refusals = manifest.validate(rows, root)
+    assert [s.sample_id for s in samples if s] == ["ok1", "ok2"]
+    assert samples[1] == manifest.Sample("ok2", "c.png", 1, "g", "test", "image", "t")
+    reasons = {(r.sample_id, r.path): r.reason for r in refusals}
+    assert len(refusals) == len(rows) - 2
+    assert all(r.stage == "manifest" for r in refusals)
+    assert "duplicate sample_id" in reasons[("dup", "a.mp4")]
+    assert "duplicate sample_id" in reasons[("dup", "b.mp4")]
+    assert "label '2'" in reasons[("badlabel", "a.mp4")]
+    assert "kind 'audio'" in reasons[("badkind", "a.mp4")]
+    assert "split 'holdout'" in reasons[("badsplit", "a.mp4")]
+    assert "escapes the dataset root" in reasons[("escape", "../outside.mp4")]
+    assert "does not exist" in reasons[("missing", "nope.mp4")]
+    assert "not a file" in reasons[("dir", "folder")]
+    assert "sample_id 'bad/id'" in reasons[("bad/id", "a.mp4")]
+
+
+def test_outside_root_allowed_when_configured(root: Path) -> None:
+    samples, refusals = manifest.validate([_row("x", "../outside.mp4")], root, True)
+    assert refusals == [] and samples[0] is not None
+
+
+def test_missing_column_names_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "m.tsv"
+    p.write_text("sample_id\tpath\n1\ta\n")
+    with pytest.raises(ValueError, match=r"m\.tsv.*label"):
+        manifest.read(p)
+
+
+def test_shards_are_positional_blocks(root: Path, tmp_path: Path) -> None:
+    rows = [_row(f"s{i}", "a.mp4") for i in range(5)]
+    rows[1]["label"] = "x"  # refused: the block boundaries must not move
+    m = tmp_path / "manifest.tsv"
+    write_tsv(m, rows, manifest.COLUMNS)
+    assert manifest.count_rows(m) == 5
+    assert manifest.shard_ids(5, 2) == ["s0000", "s0001", "s0002"]
+    shards = [tmp_path / f"{s}.tsv" for s in manifest.shard_ids(5, 2)]
+    counts = split_manifest(m, root, shards, tmp_path / "rej.tsv", 2)
+    assert counts == (4, 1)
+    got = [[s.sample_id for s in manifest.read_samples(p)] for p in shards]
+    assert got == [["s0"], ["s2", "s3"], ["s4"]]
+    assert [r.sample_id for r in rejected.read(tmp_path / "rej.tsv")] == ["s1"]
+
+
+def test_split_manifest_refuses_a_changed_manifest(root: Path, tmp_path: Path) -> None:
+    m = tmp_path / "manifest.tsv"
+    write_tsv(m, [_row("a", "a.mp4")], manifest.COLUMNS)
+    with pytest.raises(ValueError, match="1 shards of 4, but 2 shard files"):
+        split_manifest(m, root, [tmp_path / "x.tsv", tmp_path / "y.tsv"], tmp_path / "r.tsv", 4)
