@@ -1,0 +1,21 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/frames.smk"
+include: "rules/modalities.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_OUTPUTS,

@@ -1,0 +1,70 @@
+"""Config validation, the run's sample count and shards, and input functions."""
+
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from unrender import manifest
+from unrender.modalities import MODALITIES
+
+validate(config, "../config/schema.yaml")
+
+OUT = f"results/{config['run']}"
+MODELS = ["rgb", *MODALITIES, "ensemble_net"]
+
+
+wildcard_constraints:
+    shard=r"s\d{4}",
+    modality="|".join(MODALITIES),
+
+
+def _synth_config():
+    from unrender.synth import SynthConfig
+
+    return SynthConfig.from_mapping(config["synth"])
+
+
+def raw_manifest():
+    """The manifest the run starts from: written by the synth rule, or the user's."""
+    if config["dataset"]["kind"] == "synth":
+        return f"{OUT}/dataset/manifest.tsv"
+    return config["dataset"]["manifest"]
+
+
+def dataset_root(wildcards=None):
+    """The folder manifest paths are relative to: dataset.root, else the manifest's folder."""
+    return config["dataset"].get("root") or str(Path(raw_manifest()).parent)
+
+
+def n_samples():
+    """Row count of the manifest, known before any job runs, so shards need no checkpoint."""
+    if config["dataset"]["kind"] == "synth":
+        from unrender.synth import plan
+
+        return len(plan(_synth_config()))
+    path = raw_manifest()
+    if not Path(path).is_file():
+        raise WorkflowError(
+            f"dataset.manifest {path!r} does not exist; write a manifest TSV "
+            "(see README, 'Bring your own data') or use --configfile config/demo.yaml"
+        )
+    return manifest.count_rows(path)
+
+
+SHARDS = manifest.shard_ids(n_samples(), config["shard_size"])
+
+ALL_OUTPUTS = [
+    f"{OUT}/rejected.tsv",
+    f"{OUT}/data_summary.tsv",
+    *expand(
+        f"{OUT}/modalities/{{modality}}/{{shard}}", modality=MODALITIES, shard=SHARDS
+    ),
+]
+
+
+def backend_options():
+    """Keyword options of the configured modality backend."""
+    if config["modalities"]["backend"] == "irn":
+        irn = config["irn"]
+        return {"weights": irn["weights"], "mode": irn["mode"], "device": irn["device"]}
+    return {}

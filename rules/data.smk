@@ -1,0 +1,47 @@
+rule synth:
+    output:
+        manifest=f"{OUT}/dataset/manifest.tsv",
+    log:
+        f"{OUT}/logs/synth.log",
+    container:
+        config["containers"]["torch"]
+    threads: 2
+    params:
+        synth=config["synth"],
+        seed=config["seed"],
+    script:
+        "../scripts/synth.py"
+
+
+rule split_manifest:
+    input:
+        manifest=raw_manifest(),
+    output:
+        shards=expand(f"{OUT}/manifest/{{shard}}.tsv", shard=SHARDS),
+        rejected=f"{OUT}/rejected/manifest.tsv",
+    log:
+        f"{OUT}/logs/split_manifest.log",
+    container:
+        config["containers"]["torch"]
+    params:
+        root=dataset_root,
+        shard_size=config["shard_size"],
+        allow_outside_root=config["dataset"]["allow_outside_root"],
+    script:
+        "../scripts/split_manifest.py"
+
+
+rule collect_rejected:
+    input:
+        manifest=f"{OUT}/rejected/manifest.tsv",
+        frames=expand(f"{OUT}/rejected/frames/{{shard}}.tsv", shard=SHARDS),
+        accepted=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+    output:
+        rejected=f"{OUT}/rejected.tsv",
+        summary=f"{OUT}/data_summary.tsv",
+    log:
+        f"{OUT}/logs/collect_rejected.log",
+    container:
+        config["containers"]["torch"]
+    script:
+        "../scripts/collect_rejected.py"
