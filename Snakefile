@@ -15,6 +15,11 @@ include: "rules/frames.smk"
 include: "rules/modalities.smk"
 
 
+if config["dataset"]["kind"] == "ffhq-stylegan":
+
+    include: "rules/generate.smk"
+
+
 rule all:
     default_target: True
     input:

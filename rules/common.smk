@@ -14,25 +14,29 @@ MODELS = ["rgb", *MODALITIES, "ensemble_net"]
 
 
 wildcard_constraints:
-    shard=r"s\d{4}",
+    shard=r"s\d{4}\d*",
     modality="|".join(MODALITIES),
 
 
-def _synth_config():
-    from unrender.synth import SynthConfig
-
-    return SynthConfig.from_mapping(config["synth"])
+def synth_options():
+    """The synth section with the run's seed, as SynthConfig.from_mapping takes it."""
+    return {"seed": config["seed"], **config["synth"]}
 
 
 def raw_manifest():
     """The manifest the run starts from: written by the synth rule, or the user's."""
-    if config["dataset"]["kind"] == "synth":
+    kind = config["dataset"]["kind"]
+    if kind == "synth":
         return f"{OUT}/dataset/manifest.tsv"
+    if kind == "ffhq-stylegan":
+        return f"{OUT}/image_dataset/manifest.tsv"
     return config["dataset"]["manifest"]
 
 
 def dataset_root(wildcards=None):
     """The folder manifest paths are relative to: dataset.root, else the manifest's folder."""
+    if config["dataset"]["kind"] == "ffhq-stylegan":
+        return "."  # rows of the image branch are relative to the working directory
     return config["dataset"].get("root") or str(Path(raw_manifest()).parent)
 
 
@@ -41,7 +45,13 @@ def n_samples():
     if config["dataset"]["kind"] == "synth":
         from unrender.synth import plan
 
-        return len(plan(_synth_config()))
+        from unrender.synth import SynthConfig
+
+        return len(plan(SynthConfig.from_mapping(synth_options())))
+    if config["dataset"]["kind"] == "ffhq-stylegan":
+        from unrender.generate.seeds import parse_seeds
+
+        return config["ffhq"]["count"] + len(parse_seeds(config["stylegan"]["seeds"]))
     path = raw_manifest()
     if not Path(path).is_file():
         raise WorkflowError(

@@ -7,8 +7,7 @@ rule synth:
         config["containers"]["torch"]
     threads: 2
     params:
-        synth=config["synth"],
-        seed=config["seed"],
+        synth=synth_options(),
     script:
         "../scripts/synth.py"
 

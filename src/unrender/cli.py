@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "decompose": "decompose",
     "irn": "irn",
     "predict": "predict",
+    "generate": "generate",
+    "manifest": "manifest",
 }
 
 _HELP: dict[str, str] = {
@@ -26,6 +28,8 @@ _HELP: dict[str, str] = {
     "decompose": "estimate the 5 intrinsic modalities of images",
     "irn": "InverseRenderNet++ tools (convert a TF1 checkpoint)",
     "predict": "score a video or image with a trained run",
+    "generate": "generate StyleGAN2-ADA images from seeds (resumable, CPU or GPU)",
+    "manifest": "write the manifest of a dataset folder (FaceForensics++, DFDC, Celeb-DF, ...)",
 }
 
 
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError) as e:
         print(f"unrender {args.command}: error: {e}", file=sys.stderr)
         return 2
 
