@@ -141,12 +141,20 @@ def sphere_normals(radius: int = SPHERE_RADIUS) -> np.ndarray:
     return n.astype(np.float32)
 
 
+@cache
+def _frozen_sphere_normals(radius: int) -> np.ndarray:
+    n = sphere_normals(radius)
+    n.flags.writeable = False  # shared between calls
+    return n
+
+
 def render_sphere(lighting: np.ndarray, radius: int = SPHERE_RADIUS) -> np.ndarray:
     """The lighting rendered on a unit-albedo sphere: float32 (2r, 2r, 3), NaN outside.
 
     lighting: float (9, 3). Same as IRN++'s ``lighting_render`` (shading, no gamma).
     """
-    return shading(sphere_normals(radius), lighting.astype(np.float32)).astype(np.float32)
+    n = _frozen_sphere_normals(radius)
+    return shading(n, lighting.astype(np.float32)).astype(np.float32)
 
 
 @cache
