@@ -23,4 +23,9 @@ if config["dataset"]["kind"] == "ffhq-stylegan":
 rule all:
     default_target: True
     input:
-        ALL_OUTPUTS,
+        DATA_OUTPUTS,
+
+
+rule data:
+    input:
+        DATA_OUTPUTS,

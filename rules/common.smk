@@ -19,8 +19,12 @@ wildcard_constraints:
 
 
 def synth_options():
-    """The synth section with the run's seed, as SynthConfig.from_mapping takes it."""
-    return {"seed": config["seed"], **config["synth"]}
+    """The synth section with the run's seed and frame count, for SynthConfig.from_mapping."""
+    return {
+        "seed": config["seed"],
+        "frames_per_video": config["frames"]["per_video"],
+        **config["synth"],
+    }
 
 
 def raw_manifest():
