@@ -67,7 +67,9 @@ def n_samples():
 
 SHARDS = manifest.shard_ids(n_samples(), config["shard_size"])
 
-ALL_OUTPUTS = [
+#: Everything up to the modalities: frames and decompositions of every accepted sample,
+#: and the rejections of every stage.
+DATA_OUTPUTS = [
     f"{OUT}/rejected.tsv",
     f"{OUT}/data_summary.tsv",
     *expand(
