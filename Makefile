@@ -41,3 +41,43 @@ bench: install
 
 clean:
 	rm -rf results .snakemake
+
+.PHONY: test-cluster test-containers images
+
+# apt-get install, with one apt-get update if the package lists are stale or missing.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y --no-install-recommends
+apt_install = $(APT_INSTALL) $(1) || { timeout 300 apt-get update && $(APT_INSTALL) $(1); }
+
+## test-cluster: the tiny run through profiles/slurm on a real single-node SLURM (root, apt)
+test-cluster: install
+	bash tests/cluster/slurm.sh install
+	bash tests/cluster/slurm.sh start
+	UNRENDER_REQUIRE_CLUSTER=1 timeout -k 30 1500 $(BIN)/python -m pytest tests/test_cluster.py; \
+		status=$$?; bash tests/cluster/slurm.sh stop; exit $$status
+
+## test-containers: a slim frames image built offline; extract_frames in it via --sdm=apptainer
+test-containers: install
+	command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
+		|| { $(call apt_install,docker.io debootstrap); }
+	UNRENDER_REQUIRE_CONTAINERS=1 timeout -k 30 2400 $(BIN)/python -m pytest tests/containers
+
+## images: build the three workflow images with docker, else apptainer (needs the network)
+IMAGES    := torch irn-tf1 stylegan2-ada
+IMAGE_TAG ?= 0.1.0
+images:
+	@if command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
+		for name in $(IMAGES); do \
+			echo "docker build unrender/$$name:$(IMAGE_TAG)"; \
+			docker build -f containers/$$name/Dockerfile -t unrender/$$name:$(IMAGE_TAG) . || exit 1; \
+		done; \
+	elif command -v apptainer >/dev/null; then \
+		mkdir -p images; \
+		for name in $(IMAGES); do \
+			echo "apptainer build images/$$name.sif"; \
+			apptainer build --force images/$$name.sif containers/$$name/$$name.def || exit 1; \
+		done; \
+		echo "Set containers.torch: images/torch.sif (and irn_tf1, stylegan2_ada) in your config."; \
+	else \
+		echo "make images: no running Docker engine and no apptainer; install one of them" >&2; \
+		exit 1; \
+	fi

@@ -20,10 +20,14 @@ if config["dataset"]["kind"] == "ffhq-stylegan":
     include: "rules/generate.smk"
 
 
+include: "rules/provenance.smk"
+
+
 rule all:
     default_target: True
     input:
         DATA_OUTPUTS,
+        PROVENANCE,
 
 
 rule data:

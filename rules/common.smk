@@ -27,10 +27,14 @@ def synth_options():
     }
 
 
+#: Dataset kinds whose manifest an adapter of unrender.datasets writes.
+ADAPTED = ("ffpp", "dfdc", "celebdf", "folder")
+
+
 def raw_manifest():
-    """The manifest the run starts from: written by the synth rule, or the user's."""
+    """The manifest the run starts from: written by a rule, or the user's."""
     kind = config["dataset"]["kind"]
-    if kind == "synth":
+    if kind == "synth" or kind in ADAPTED:
         return f"{OUT}/dataset/manifest.tsv"
     if kind == "ffhq-stylegan":
         return f"{OUT}/image_dataset/manifest.tsv"
@@ -39,9 +43,24 @@ def raw_manifest():
 
 def dataset_root(wildcards=None):
     """The folder manifest paths are relative to: dataset.root, else the manifest's folder."""
-    if config["dataset"]["kind"] == "ffhq-stylegan":
+    kind = config["dataset"]["kind"]
+    if kind in ADAPTED:
+        return config["dataset"]["root"]
+    if kind == "ffhq-stylegan":
         return "."  # rows of the image branch are relative to the working directory
     return config["dataset"].get("root") or str(Path(raw_manifest()).parent)
+
+
+def adapted_manifest():
+    """Rows an adapter makes of the dataset folder (it only lists files: cheap at parse time)."""
+    from unrender.datasets import build_manifest
+
+    dataset = config["dataset"]
+    if "root" not in dataset:
+        raise WorkflowError(
+            f"dataset.kind {dataset['kind']} needs dataset.root, its folder"
+        )
+    return build_manifest(dataset["kind"], dataset["root"], **dataset["options"])
 
 
 def n_samples():
@@ -52,6 +71,8 @@ def n_samples():
         from unrender.synth import SynthConfig
 
         return len(plan(SynthConfig.from_mapping(synth_options())))
+    if config["dataset"]["kind"] in ADAPTED:
+        return len(adapted_manifest())
     if config["dataset"]["kind"] == "ffhq-stylegan":
         from unrender.generate.seeds import parse_seeds
 

@@ -12,6 +12,23 @@ rule synth:
         "../scripts/synth.py"
 
 
+if config["dataset"]["kind"] in ADAPTED:
+
+    rule adapt_dataset:
+        output:
+            manifest=f"{OUT}/dataset/manifest.tsv",
+        log:
+            f"{OUT}/logs/adapt_dataset.log",
+        container:
+            config["containers"]["torch"]
+        params:
+            kind=config["dataset"]["kind"],
+            root=config["dataset"]["root"],
+            options=config["dataset"]["options"],
+        script:
+            "../scripts/adapt_dataset.py"
+
+
 rule split_manifest:
     input:
         manifest=raw_manifest(),

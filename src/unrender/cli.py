@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "predict": "predict",
     "generate": "generate",
     "manifest": "manifest",
+    "verify": "verify",
 }
 
 _HELP: dict[str, str] = {
@@ -30,6 +31,7 @@ _HELP: dict[str, str] = {
     "predict": "score a video or image with a trained run",
     "generate": "generate StyleGAN2-ADA images from seeds (resumable, CPU or GPU)",
     "manifest": "write the manifest of a dataset folder (FaceForensics++, DFDC, Celeb-DF, ...)",
+    "verify": "check a run folder against its provenance.json",
 }
 
 

@@ -20,7 +20,7 @@ from unrender.rejected import RejectedInput, Rejection
 
 log = logging.getLogger(__name__)
 
-FRAME_INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "frame_index", "n_frames", "path")
+FRAME_INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "frame_index", "n_frames", "face", "path")
 
 
 def split_manifest(
@@ -54,16 +54,61 @@ def split_manifest(
 
 @dataclass(frozen=True)
 class FrameOptions:
-    """How frames are taken: count per video, square size in px, short-video policy, max pixels."""
+    """How frames are taken: count per video, square size in px, short-video policy, max
+    pixels, and whether (and how) a face crop replaces the centre crop."""
 
     per_video: int = 5
-    size: int = 128
+    size: int | None = 128
     short_video: str = "repeat"
     max_image_pixels: int = 40_000_000
+    face: bool = False
+    face_detector: str = "blazeface"
+    face_margin: float = 1.3
+    no_face: str = "fallback-center"
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, object]) -> FrameOptions:
         return cls(**{k: m[k] for k in cls.__dataclass_fields__ if k in m})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The frames of one sample: uint8 (k, S, S, 3) RGB, the frame index used for each slot,
+    the video's frame count, and the crop: ``detected``, ``fallback-center`` or ``off``."""
+
+    frames: np.ndarray
+    indices: list[int]
+    requested: list[int]
+    n_frames: int
+    face: str
+
+
+def take_frames(path: str | os.PathLike[str], kind: str, options: FrameOptions) -> Frames:
+    """The ``options.per_video`` frames of a video (1 of an image), cropped and resized.
+
+    Raises :class:`RejectedInput` with the reason when the input cannot be used.
+    """
+    from unrender import video
+
+    got = video.extract(
+        path,
+        kind,
+        options.per_video,
+        short_policy=options.short_video,
+        # A face crop is taken at source resolution, then resized.
+        size=None if options.face else options.size,
+        max_pixels=options.max_image_pixels,
+    )
+    if not options.face:
+        return Frames(got.frames, got.indices, got.requested, got.n_frames, "off")
+    from unrender.faces import FaceOptions, face_crops
+
+    crop = face_crops(
+        got.frames,
+        FaceOptions(options.face_detector, options.face_margin, options.size, options.no_face),
+    )
+    face = "fallback-center" if crop.fallback else "detected"
+    return Frames(crop.frames, got.indices, got.requested, got.n_frames, face)
 
 
 def extract_shard(
@@ -80,8 +125,6 @@ def extract_shard(
     Writes the samples whose frames were extracted to ``accepted_tsv``, one row per frame to
     ``index_tsv`` and the refused samples to ``rejected_path``. Returns (accepted, rejected).
     """
-    from unrender import video
-
     frames_dir = Path(frames_dir)
     frames_dir.mkdir(parents=True, exist_ok=True)
     accepted: list[manifest.Sample] = []
@@ -89,14 +132,7 @@ def extract_shard(
     refusals: list[Rejection] = []
     for s in manifest.read_samples(shard_tsv):
         try:
-            got = video.extract(
-                manifest.resolve(root, s.path),
-                s.kind,
-                options.per_video,
-                short_policy=options.short_video,
-                size=options.size,
-                max_pixels=options.max_image_pixels,
-            )
+            got = take_frames(manifest.resolve(root, s.path), s.kind, options)
         except RejectedInput as e:
             refusals.append(Rejection(s.sample_id, s.path, "frames", str(e)))
             log.warning("rejected %s: %s", s.sample_id, e)
@@ -110,6 +146,7 @@ def extract_shard(
                     "k": k,
                     "frame_index": index,
                     "n_frames": got.n_frames,
+                    "face": got.face,
                     "path": out.relative_to(frames_dir.parent),
                 }
             )

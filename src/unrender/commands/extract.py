@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from unrender.io import write_image
+from unrender.pipeline import FrameOptions, take_frames
 from unrender.rejected import RejectedInput
-from unrender.video import DEFAULT_MAX_PIXELS, extract, guess_kind
+from unrender.video import DEFAULT_MAX_PIXELS, guess_kind
 
 HELP = "extract N evenly spaced frames of a video or image"
 
@@ -22,7 +23,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for {k}.png")
     parser.add_argument("--frames", type=int, default=5, help="frames per video (default 5)")
     parser.add_argument(
-        "--size", type=int, default=None, help="centre-crop to a square of N x N pixels"
+        "--size",
+        type=int,
+        default=None,
+        help="crop a square (centre, or the face with --face) and resize it to N x N pixels",
+    )
+    parser.add_argument(
+        "--face",
+        action="store_true",
+        help="crop around the face (BlazeFace, offline; margin 1.3; --size default 256)",
+    )
+    parser.add_argument(
+        "--no-face",
+        choices=("fallback-center", "reject"),
+        default="fallback-center",
+        help="with --face, a clip where no face is found: centre crop, or refuse it",
     )
     parser.add_argument(
         "--short-policy",
@@ -50,15 +65,16 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None and args.size < 1:
         raise ValueError(f"--size must be >= 1, got {args.size}")
     kind = guess_kind(args.input) if args.kind == "auto" else args.kind
+    options = FrameOptions(
+        per_video=args.frames,
+        size=args.size or (256 if args.face else None),
+        short_video=args.short_policy,
+        max_image_pixels=args.max_pixels,
+        face=args.face,
+        no_face=args.no_face,
+    )
     try:
-        extracted = extract(
-            args.input,
-            kind,
-            args.frames,
-            short_policy=args.short_policy,
-            size=args.size,
-            max_pixels=args.max_pixels,
-        )
+        extracted = take_frames(args.input, kind, options)
     except RejectedInput as e:
         print(f"unrender extract: rejected {args.input}: {e}", file=sys.stderr)
         return 2
@@ -69,5 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if extracted.indices != extracted.requested:
         requested = " ".join(map(str, extracted.requested))
         print(f"  (requested {requested}; undecodable frames replaced by their nearest)")
+    if args.face:
+        print(f"  face crop: {extracted.face}")
     print(f"wrote {len(extracted.frames)} PNGs to {args.out}")
     return 0

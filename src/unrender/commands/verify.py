@@ -1,0 +1,37 @@
+"""``unrender verify results/{run}``: check a run folder against its provenance.json.
+
+Recomputes the SHA-256 of every result file and prints each difference (modified, missing,
+extra file) on stderr. Exits 0 when the run is exactly as it was written, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from unrender.provenance import PROVENANCE_FILE, read, verify
+
+HELP = "check a run folder against its provenance.json (file hashes, config)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR", help=f"run folder holding {PROVENANCE_FILE}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    differences = verify(args.run_dir)
+    if differences:
+        print(
+            f"unrender verify: {args.run_dir} differs from its {PROVENANCE_FILE} "
+            f"in {len(differences)} place(s):",
+            file=sys.stderr,
+        )
+        for line in differences:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    n_files = len(read(args.run_dir)["files"])
+    print(f"unrender verify: {args.run_dir}: OK, {n_files} files match {PROVENANCE_FILE}")
+    return 0

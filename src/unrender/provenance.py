@@ -1,0 +1,248 @@
+"""``results/{run}/provenance.json``: what made a run, and a hash of every file it wrote.
+
+The record holds the git commit (and whether the work tree had uncommitted changes), the
+config and its hash, the manifest's hash, the versions of the key packages, the container
+images, the host, the start and end times (ISO 8601, UTC) and the SHA-256 of every result
+file. :func:`verify` recomputes the file hashes years later and lists every difference.
+
+Files that are not results are left out of the hashes: ``provenance.json`` itself, the
+``logs/`` and ``benchmarks/`` folders (timings and messages differ between identical runs)
+and ``report.html`` (written by ``snakemake --report`` after the run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from unrender.io import atomic_open
+
+PROVENANCE_FILE = "provenance.json"
+#: Format version of provenance.json; bump it when a key changes meaning.
+FORMAT_VERSION = 1
+#: Top-level folders and files of a run that are not hashed (see the module docstring).
+EXCLUDED_DIRS: frozenset[str] = frozenset({"logs", "benchmarks"})
+EXCLUDED_FILES: frozenset[str] = frozenset({PROVENANCE_FILE, "report.html"})
+#: Distributions whose versions are recorded (absent ones are recorded as null).
+PACKAGES: tuple[str, ...] = (
+    "unrender",
+    "snakemake",
+    "numpy",
+    "opencv-python-headless",
+    "av",
+    "torch",
+    "torchvision",
+    "torchmetrics",
+    "scikit-learn",
+    "safetensors",
+    "tensorflow-cpu",
+    "tf-slim",
+    "pyyaml",
+    "jsonschema",
+)
+_CHUNK = 1 << 20
+_COMMAND_TIMEOUT_S = 30
+
+
+def now() -> str:
+    """The current time as ISO 8601 in UTC, to the second, e.g. ``2026-11-25T12:00:00+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def config_sha256(config: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the config as canonical JSON (sorted keys), so key order does not matter."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def result_files(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Paths (relative to ``run_dir``, with ``/``) of every result file, sorted."""
+    root = Path(run_dir)
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if here == root:
+            dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
+            filenames = [f for f in filenames if f not in EXCLUDED_FILES]
+        found.extend((here / f).relative_to(root).as_posix() for f in filenames)
+    return sorted(found)
+
+
+def file_hashes(run_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Relative path -> hex SHA-256 of every result file of a run (see :func:`result_files`)."""
+    root = Path(run_dir)
+    return {rel: sha256_file(root / rel) for rel in result_files(root)}
+
+
+def _run(cmd: list[str], cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """stdout of a command, stripped, or None if it is missing, fails or hangs."""
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def git_state(repo: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"commit": hex or None, "dirty": bool or None}`` of the git work tree at ``repo``.
+
+    None means unknown: not a git checkout, or no git. Dirty means uncommitted changes to
+    tracked files or untracked files that git does not ignore.
+    """
+    commit = _run(["git", "rev-parse", "HEAD"], cwd=repo)
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = _run(["git", "status", "--porcelain"], cwd=repo)
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution, None for those not installed."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def image_id(uri: str, workdir: str | os.PathLike[str] = ".") -> dict[str, str | None]:
+    """``{"uri": uri, "id": ...}`` of a container image.
+
+    ``docker://REF``: the ``docker image inspect`` id when a Docker engine answers, else None.
+    A local image file (``x.sif``, ``file://x.sif``, relative to ``workdir``): ``sha256:`` of
+    its bytes, else None.
+    """
+    if uri.startswith("docker://"):
+        ident = None
+        if shutil.which("docker"):
+            ident = _run(["docker", "image", "inspect", "--format", "{{.Id}}", uri[9:]])
+        return {"uri": uri, "id": ident or None}
+    path = Path(workdir) / uri.removeprefix("file://")
+    return {"uri": uri, "id": f"sha256:{sha256_file(path)}" if path.is_file() else None}
+
+
+def build(
+    run_dir: str | os.PathLike[str],
+    config: Mapping[str, Any],
+    manifest: str | os.PathLike[str] | None,
+    repo: str | os.PathLike[str],
+    started: str | None,
+    workdir: str | os.PathLike[str] = ".",
+) -> dict[str, Any]:
+    """The provenance record of a finished run, as a JSON-ready dict.
+
+    ``manifest`` is the manifest the run started from (hashed when it exists), ``repo`` the
+    workflow's checkout, ``started`` the ISO start time (None if unknown) and ``workdir``
+    the folder relative paths in the config refer to.
+    """
+    containers = config.get("containers", {})
+    manifest_record = None
+    if manifest is not None:
+        path = Path(workdir) / manifest
+        manifest_record = {
+            "path": str(manifest),
+            "sha256": sha256_file(path) if path.is_file() else None,
+        }
+    return {
+        "format": FORMAT_VERSION,
+        "run": config.get("run"),
+        "git": git_state(repo),
+        "config_sha256": config_sha256(config),
+        "config": dict(config),
+        "manifest": manifest_record,
+        "packages": package_versions(),
+        "python": sys.version.split()[0],
+        "containers": {name: image_id(uri, workdir) for name, uri in sorted(containers.items())},
+        "host": {"name": socket.gethostname(), "platform": platform.platform()},
+        "started": started,
+        "finished": now(),
+        "files": file_hashes(run_dir),
+    }
+
+
+def write(run_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
+    """Write ``record`` to ``run_dir/provenance.json`` atomically; return its path."""
+    path = Path(run_dir) / PROVENANCE_FILE
+    with atomic_open(path) as f:
+        json.dump(record, f, indent=1, sort_keys=True, default=str)
+        f.write("\n")
+    return path
+
+
+def read(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance record of a run; FileNotFoundError/ValueError say what to do."""
+    path = Path(run_dir) / PROVENANCE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: is {run_dir} a finished run folder (results/RUN)? "
+            "Rerun the workflow to write it."
+        )
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); it was damaged after the run") from e
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+        raise ValueError(f"{path} has no 'files' table; it is not an unrender provenance file")
+    return record
+
+
+def verify(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Every difference between a run folder and its provenance.json, one line each, sorted.
+
+    Lines start with ``modified:``, ``missing:`` or ``extra:`` and a path relative to
+    ``run_dir``; a record whose config no longer matches its own config hash gives a
+    ``config:`` line. An empty list means the run is exactly as it was written.
+    """
+    record = read(run_dir)
+    recorded: dict[str, str] = record["files"]
+    root = Path(run_dir)
+    present = set(result_files(root))
+    differences = [f"extra: {rel}" for rel in sorted(present - recorded.keys())]
+    for rel, digest in sorted(recorded.items()):
+        if rel not in present:
+            differences.append(f"missing: {rel}")
+        elif sha256_file(root / rel) != digest:
+            differences.append(f"modified: {rel}")
+    if config_sha256(record.get("config", {})) != record.get("config_sha256"):
+        differences.append("config: the recorded config does not match config_sha256")
+    differences.extend(_manifest_difference(root, record.get("manifest")))
+    return sorted(differences)
+
+
+def _manifest_difference(run_dir: Path, manifest: Mapping[str, Any] | None) -> list[str]:
+    """A ``manifest:`` line if the run's manifest is still there but its bytes changed.
+
+    Relative manifest paths are resolved against the working directory of the run,
+    ``run_dir/../..`` (``results/{run}``). A manifest that is gone is not a difference: the
+    raw data often stays behind when results are archived.
+    """
+    if not manifest or manifest.get("sha256") is None:
+        return []
+    path = run_dir.resolve().parents[1] / manifest["path"]
+    if path.is_file() and sha256_file(path) != manifest["sha256"]:
+        return [f"manifest: {manifest['path']} changed since the run"]
+    return []

@@ -1,0 +1,124 @@
+"""provenance.json and ``unrender verify``: hashes of every result file, checked later."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_workflow import run_snakemake
+from tests.tiny_config import tiny_synth_config
+from unrender import cli
+from unrender.provenance import (
+    build,
+    config_sha256,
+    file_hashes,
+    read,
+    sha256_file,
+    verify,
+    write,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = {"run": "r", "containers": {"torch": "images/torch.sif"}}
+
+
+def make_run(root: Path) -> Path:
+    """A small run folder with results, a log and a benchmark, and its provenance.json."""
+    run_dir = root / "results" / "r"
+    files = {
+        "metrics.tsv": "model\tauc\nrgb\t0.5\n",
+        "frames/s0000/a/0.png": "png bytes",
+        "logs/train.log": "took 3 s",
+        "benchmarks/train.tsv": "s\n3.0\n",
+    }
+    for rel, text in files.items():
+        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / rel).write_text(text)
+    (root / "manifest.tsv").write_text("sample_id\n")
+    write(run_dir, build(run_dir, CONFIG, "manifest.tsv", REPO, "2026-01-01T00:00:00+00:00", root))
+    return run_dir
+
+
+def test_record_holds_hashes_of_results_only_and_the_run_context(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    record = read(run_dir)
+    # Logs and benchmarks differ between identical runs; provenance.json cannot hash itself.
+    assert sorted(record["files"]) == ["frames/s0000/a/0.png", "metrics.tsv"]
+    assert record["files"] == file_hashes(run_dir)
+    assert record["config"] == CONFIG
+    assert record["config_sha256"] == config_sha256(CONFIG)
+    assert len(record["git"]["commit"] or "0" * 40) == 40
+    assert record["packages"]["unrender"] is not None
+    assert record["containers"]["torch"] == {"uri": "images/torch.sif", "id": None}
+    assert record["manifest"]["sha256"] == sha256_file(tmp_path / "manifest.tsv")
+    assert record["started"] <= record["finished"]
+    assert verify(run_dir) == []
+
+
+def test_config_hash_ignores_key_order_but_not_values() -> None:
+    assert config_sha256({"a": 1, "b": {"c": 2, "d": 3}}) == config_sha256(
+        {"b": {"d": 3, "c": 2}, "a": 1}
+    )
+    assert config_sha256({"a": 1}) != config_sha256({"a": 2})
+
+
+def test_verify_lists_modified_missing_extra_files_and_a_changed_manifest(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    (run_dir / "metrics.tsv").write_text("model\tauc\nrgb\t0.9\n")
+    (run_dir / "frames/s0000/a/0.png").unlink()
+    (run_dir / "frames/s0000/a/1.png").write_text("new")
+    (run_dir / "logs/train.log").write_text("took 4 s")  # not a result: no difference
+    (tmp_path / "manifest.tsv").write_text("sample_id\nx\n")
+    assert verify(run_dir) == [
+        "extra: frames/s0000/a/1.png",
+        "manifest: manifest.tsv changed since the run",
+        "missing: frames/s0000/a/0.png",
+        "modified: metrics.tsv",
+    ]
+
+
+def test_verify_catches_a_record_whose_config_was_edited(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path)
+    path = run_dir / "provenance.json"
+    record = json.loads(path.read_text())
+    record["config"]["run"] = "other"
+    path.write_text(json.dumps(record))
+    assert verify(run_dir) == ["config: the recorded config does not match config_sha256"]
+
+
+def test_verify_without_provenance_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="Rerun the workflow"):
+        verify(tmp_path)
+    assert cli.main(["verify", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_workflow_writes_provenance_and_verify_catches_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_snakemake(tmp_path, tiny_synth_config("prov"))
+    run_dir = tmp_path / "results" / "prov"
+    record = read(run_dir)
+    assert record["config"]["run"] == "prov"
+    assert record["started"] is not None and record["started"] <= record["finished"]
+    kinds = {rel.split("/")[0] for rel in record["files"]}
+    assert {"dataset", "shards", "frames", "modalities", "rejected.tsv"} <= kinds
+    assert record["manifest"]["sha256"] == record["files"]["dataset/manifest.tsv"]
+    assert cli.main(["verify", str(run_dir)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+    frame = next(rel for rel in sorted(record["files"]) if rel.startswith("frames/"))
+    modality = next(rel for rel in sorted(record["files"]) if rel.startswith("modalities/"))
+    for change, expected in [
+        (lambda d: (d / frame).write_bytes(b"\x89PNG tampered"), f"modified: {frame}"),
+        (lambda d: (d / modality).unlink(), f"missing: {modality}"),
+        (lambda d: (d / "frames" / "stray.png").write_bytes(b"x"), "extra: frames/stray.png"),
+    ]:
+        copy = tmp_path / "copies" / "results" / expected.split(":")[0]
+        shutil.copytree(run_dir, copy)
+        change(copy)
+        assert cli.main(["verify", str(copy)]) == 1
+        assert expected in capsys.readouterr().err
