@@ -1,17 +1,51 @@
-rule decompose:
-    input:
-        shard=f"{OUT}/shards/{{shard}}.tsv",
-        frames=f"{OUT}/frames/{{shard}}",
-    output:
-        modalities=[directory(f"{OUT}/modalities/{m}/{{shard}}") for m in MODALITIES],
-    log:
-        f"{OUT}/logs/decompose/{{shard}}.log",
-    container:
-        config["containers"]["torch"]
-    threads: 2
-    params:
-        backend=config["modalities"]["backend"],
-        options=backend_options(),
-        batch_size=config["modalities"]["batch_size"],
-    script:
-        "../scripts/decompose.py"
+# One job per shard decomposes every frame of the shard into the 5 modalities.
+
+if config["modalities"]["backend"] == "irn-tf1":
+
+    # Upstream IRN++ code, unchanged, in its TF1 container (paper parity); the checkpoint
+    # folder must be visible inside the container (e.g. --apptainer-args "--bind DIR").
+    rule decompose_irn_tf1:
+        input:
+            shard=f"{OUT}/shards/{{shard}}.tsv",
+            frames=f"{OUT}/frames/{{shard}}",
+        output:
+            modalities=[
+                directory(f"{OUT}/modalities/{m}/{{shard}}") for m in MODALITIES
+            ],
+        log:
+            f"{OUT}/logs/decompose/{{shard}}.log",
+        container:
+            config["containers"]["irn_tf1"]
+        threads: 2
+        params:
+            out=lambda wildcards, output: str(Path(output.modalities[0]).parents[1]),
+            checkpoint=config["irn"]["weights"],
+            mode=config["irn"]["mode"],
+            batch_size=config["modalities"]["batch_size"],
+        shell:
+            "python3 /opt/irn-tf1/run_shard.py --frames {input.frames} --out {params.out}"
+            " --shard {wildcards.shard} --checkpoint {params.checkpoint:q}"
+            " --mode {params.mode} --batch-size {params.batch_size} --threads {threads}"
+            " > {log} 2>&1"
+
+else:
+
+    rule decompose:
+        input:
+            shard=f"{OUT}/shards/{{shard}}.tsv",
+            frames=f"{OUT}/frames/{{shard}}",
+        output:
+            modalities=[
+                directory(f"{OUT}/modalities/{m}/{{shard}}") for m in MODALITIES
+            ],
+        log:
+            f"{OUT}/logs/decompose/{{shard}}.log",
+        container:
+            config["containers"]["torch"]
+        threads: 2
+        params:
+            backend=config["modalities"]["backend"],
+            options=backend_options(),
+            batch_size=config["modalities"]["batch_size"],
+        script:
+            "../scripts/decompose.py"

@@ -15,5 +15,6 @@ n = decompose_shard(
     snakemake.params.backend,
     snakemake.params.options,
     snakemake.params.batch_size,
+    snakemake.threads,
 )
 logging.info("decomposed %d frames with backend %s", n, snakemake.params.backend)

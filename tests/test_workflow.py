@@ -110,3 +110,26 @@ def test_bad_inputs_are_rejected_with_reasons_and_the_run_completes(tmp_path: Pa
     assert summary["total"]["rejected"] == str(len(refused))
     # Nothing is silently dropped: every manifest row is accepted or has a rejection.
     assert len(accepted_ids) + len(refused) == len(rows)
+
+
+def test_irn_backend_runs_the_data_graph_with_converted_weights(
+    tmp_path: Path, converted_weights
+) -> None:
+    from tests.tiny_config import tiny_synth_config
+
+    config = tiny_synth_config("irn", shard_size=7)
+    config["modalities"] = {"backend": "irn", "batch_size": 4}
+    config["irn"] = {"weights": str(converted_weights(0)), "device": "cpu"}
+    run_snakemake(tmp_path, config, "data")
+    out = tmp_path / "results" / "irn"
+    assert assert_complete_samples(out, 3) == 14
+    assert rejected.read(out / "rejected.tsv") == []
+    # The irn backend wrote these (classical would give other values): the lighting of a
+    # frame is the IRN++ PCA projection, so it lies in the PCA's affine subspace.
+    from unrender.sh import illumination_pca
+
+    mean, vectors = illumination_pca()
+    lighting = np.load(next((out / "modalities" / "lighting").glob("*/*/0.npy")))
+    offset = lighting.reshape(27) - mean
+    residual = offset - vectors.T @ np.linalg.lstsq(vectors.T, offset, rcond=None)[0]
+    assert np.abs(residual).max() < 1e-4 < np.abs(offset).max()

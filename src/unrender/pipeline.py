@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,17 +166,21 @@ def decompose_shard(
     backend_name: str,
     backend_options: Mapping[str, object],
     batch_size: int = 16,
+    threads: int | None = None,
 ) -> int:
     """Decompose every frame of a shard into the 5 modalities; return the frame count.
 
     Frames are batched across samples (``batch_size`` frames per backend call) so a GPU
-    backend sees full batches.
+    backend sees full batches. ``threads`` caps torch's CPU threads for a backend on torch.
     """
     from unrender.io import read_image
     from unrender.modalities import MODALITIES, get_backend
     from unrender.modalities.files import write_decomposition
 
     backend = get_backend(backend_name, **backend_options)
+    if threads and "torch" in sys.modules:
+        # Without a cap torch takes every core while sibling jobs do too: several-fold slower.
+        sys.modules["torch"].set_num_threads(threads)
     frames_dir = Path(frames_dir)
     for m in MODALITIES:
         # Every modality folder exists even for a shard whose samples were all refused.

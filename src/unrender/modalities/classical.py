@@ -39,8 +39,8 @@ import cv2
 import numpy as np
 
 from unrender import sh
+from unrender.color import srgb_to_linear
 from unrender.modalities import register
-from unrender.synth import srgb_to_linear
 
 #: Rec. 709 luminance weights of linear RGB.
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)

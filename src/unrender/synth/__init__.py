@@ -4,6 +4,7 @@ Real samples are renders of random identities under SH lighting with cast shadow
 are face swaps whose inner face comes from another identity under another light.
 """
 
+from unrender.color import linear_to_srgb, srgb_to_linear
 from unrender.synth.dataset import (
     MANIFEST_COLUMNS,
     PlannedSample,
@@ -11,7 +12,7 @@ from unrender.synth.dataset import (
     plan,
     write_dataset,
 )
-from unrender.synth.face import Identity, linear_to_srgb, srgb_to_linear
+from unrender.synth.face import Identity
 from unrender.synth.render import (
     FaceRender,
     Light,

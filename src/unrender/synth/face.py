@@ -16,6 +16,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from unrender.color import srgb_to_linear
+
 #: Half-extent of the face-frame grid: maps cover ``u, v`` in ``[-EXTENT, EXTENT]``.
 EXTENT = 1.0
 
@@ -25,18 +27,6 @@ HULL_STRIDE = 4
 #: Height of the surface outside the head drops with this slope, so that bilinear lookups
 #: stay continuous at the silhouette (points there are masked out anyway).
 _OUTSIDE_SLOPE = 3.0
-
-
-def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in [0, 1] -> linear values in [0, 1] (IEC 61966-2-1), same shape."""
-    s = np.asarray(srgb, dtype=np.float32)
-    return np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """Linear values -> sRGB-encoded values, clipped to [0, 1], float32, same shape."""
-    x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 @dataclass(frozen=True)

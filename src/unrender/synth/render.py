@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 
 from unrender import sh
+from unrender.color import linear_to_srgb
 from unrender.synth.face import (
     EXTENT,
     HULL_STRIDE,
     FaceMaps,
     Identity,
     face_maps,
-    linear_to_srgb,
 )
 
 #: Real SH basis constants Y_lm, in the order of :func:`unrender.sh.sh_basis`.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unrender.synth.face import linear_to_srgb, srgb_to_linear
+from unrender.color import linear_to_srgb, srgb_to_linear
 from unrender.synth.render import FaceRender
 
 BLENDS = ("feather", "poisson")

@@ -1,0 +1,148 @@
+"""The legacy ``irn-tf1`` container: our shard runner's pure parts and the container recipes.
+
+``containers/irn-tf1/run_shard.py`` runs under Python 3.6 inside the container and cannot
+import unrender, so it repeats the preprocessing and the on-disk encoding; these tests keep
+its copies equal to the package's. Running it against upstream is in ``tests/test_irn.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+from unrender.io import read_image
+from unrender.irn import inference
+from unrender.modalities import MODALITIES, files
+from unrender.modalities.irn import to_contract
+
+CONTAINER = Path(__file__).resolve().parents[1] / "containers" / "irn-tf1"
+UPSTREAM_COMMIT = "69922fa494f8541dc53048c41fe9f95a5d5053d2"
+
+
+def load_runner() -> ModuleType:
+    """Import ``run_shard.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("irn_tf1_run_shard", CONTAINER / "run_shard.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runner() -> ModuleType:
+    return load_runner()
+
+
+def _net_outputs(h: int, w: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(4)
+    normal = rng.normal(size=(h, w, 3)).astype(np.float32)
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    sphere = rng.uniform(0, 1, (200, 200, 3)).astype(np.float32)
+    sphere[:3] = np.nan
+    return {
+        "albedo": rng.uniform(0, 1, (h, w, 3)).astype(np.float32),
+        "normal": normal,
+        "shading": rng.uniform(1e-4, 1, (h, w, 3)).astype(np.float32),
+        "shadow": rng.uniform(0, 1, (h, w)).astype(np.float32),
+        "lighting": rng.normal(size=(9, 3)).astype(np.float32),
+        "lighting_sphere": sphere,
+    }
+
+
+def test_runner_is_python36_code(runner: ModuleType) -> None:
+    source = (CONTAINER / "run_shard.py").read_text()
+    try:
+        tree = ast.parse(source, feature_version=(3, 6))
+    except ValueError:  # newer Pythons parse no older grammar than 3.7
+        tree = ast.parse(source, feature_version=(3, 7))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert node.module != "__future__", "from __future__ import annotations needs 3.7"
+        annotations = []
+        if isinstance(node, ast.FunctionDef):
+            annotations = [a.annotation for a in node.args.args + node.args.kwonlyargs]
+            annotations.append(node.returns)
+        for annotation in annotations:
+            # Python 3.6 evaluates annotations: only strings and plain builtins are safe.
+            plain = isinstance(annotation, ast.Name) and annotation.id in {"int", "str", "bool"}
+            quoted = isinstance(annotation, ast.Constant)
+            assert annotation is None or plain or quoted, ast.dump(annotation)
+    imported = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    # TensorFlow and upstream are imported inside functions, and unrender not at all.
+    assert imported <= {"argparse", "os", "sys", "tempfile", "types", "cv2", "numpy"}
+
+
+@pytest.mark.parametrize("mode", inference.MODES)
+@pytest.mark.parametrize("size", [(37, 53), (256, 300)])
+def test_runner_preprocessing_equals_the_port(
+    runner: ModuleType, mode: str, size: tuple[int, int]
+) -> None:
+    image = np.random.default_rng(1).integers(0, 256, (*size, 3), dtype=np.uint8)
+    input_net, mask = runner.preprocess(image, mode)
+    prepared = inference.prepare(image, None, mode)
+    np.testing.assert_array_equal(input_net, prepared.input_net)
+    np.testing.assert_array_equal(mask, prepared.mask)
+
+
+def test_runner_maps_outputs_like_the_irn_backend(runner: ModuleType) -> None:
+    net = _net_outputs(20, 24)
+    got = runner.to_modalities(net, 41, 37)
+    renamed = {("lighting_render" if k == "lighting_sphere" else k): v for k, v in net.items()}
+    want = to_contract({k: torch.from_numpy(v[None]) for k, v in renamed.items()}, 41, 37)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value[0], atol=2e-5, equal_nan=True, err_msg=key)
+
+
+def test_runner_writes_the_modality_layout(runner: ModuleType, tmp_path: Path) -> None:
+    maps = runner.to_modalities(_net_outputs(20, 24), 20, 24)
+    runner.write_frame(str(tmp_path), "s0001", "vid_3", 4, maps)
+    batch = {k: v[None] for k, v in maps.items()}
+    for modality in MODALITIES:
+        png = files.frame_path(tmp_path, modality, "s0001", "vid_3", 4)
+        picture = read_image(png)
+        want = files.encode_png(modality, batch, 0)
+        np.testing.assert_array_equal(picture if want.ndim == 3 else picture[..., 0], want)
+        if modality in files.NPY_MODALITIES:
+            np.testing.assert_array_equal(np.load(png.with_suffix(".npy")), maps[modality])
+    assert not list(tmp_path.rglob(".*")), "temporary files left behind"
+
+
+def test_runner_lists_frames_and_handles_an_empty_shard(runner: ModuleType, tmp_path: Path) -> None:
+    frames = tmp_path / "frames" / "s0000"
+    for sample, k in (("b", 0), ("a", 10), ("a", 2)):
+        (frames / sample).mkdir(parents=True, exist_ok=True)
+        (frames / sample / f"{k}.png").write_bytes(b"")
+    (frames / "a" / "notes.txt").write_text("not a frame")
+    listed = [(s, k) for s, k, _ in runner.list_frames(str(frames))]
+    assert listed == [("a", 2), ("a", 10), ("b", 0)]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["--frames", str(empty), "--out", str(tmp_path / "mod"), "--shard", "s0000"]
+    assert runner.main([*argv, "--checkpoint", str(tmp_path / "none")]) == 0
+    assert all((tmp_path / "mod" / m / "s0000").is_dir() for m in MODALITIES)
+
+
+def test_container_recipes_pin_upstream_and_install_the_runner() -> None:
+    spython = pytest.importorskip("spython.main.parse.parsers", reason="needs spython (dev extra)")
+    dockerfile = (CONTAINER / "Dockerfile").read_text()
+    assert not dockerfile.startswith("# syntax=")
+    definition = spython.SingularityParser(str(CONTAINER / "irn-tf1.def")).recipe["spython-base"]
+    assert definition.fromHeader.startswith("nvcr.io/nvidia/tensorflow:")
+    assert any("run_shard.py" in f for f in definition.files)
+    assert any(UPSTREAM_COMMIT in line for line in definition.install)
+    docker = spython.DockerParser(str(CONTAINER / "Dockerfile")).recipe["spython-base"]
+    assert docker.fromHeader.startswith("nvcr.io/nvidia/tensorflow:")
+    assert docker.files == [["containers/irn-tf1/run_shard.py", "/opt/irn-tf1/run_shard.py"]]
+    assert f"IRN_COMMIT={UPSTREAM_COMMIT}" in dockerfile
