@@ -13,6 +13,8 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/frames.smk"
 include: "rules/modalities.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
 
 
 if config["dataset"]["kind"] == "ffhq-stylegan":
@@ -27,6 +29,7 @@ rule all:
     default_target: True
     input:
         DATA_OUTPUTS,
+        RESULT_FILES,
         PROVENANCE,
 
 

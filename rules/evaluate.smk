@@ -1,0 +1,108 @@
+# Test-split metrics with video bootstrap CIs, the ensembles vs RGB, ROC, summary.md and the
+# figures of the Snakemake report; see src/unrender/evaluate/ and src/unrender/report/.
+
+
+rule evaluate:
+    input:
+        predictions=expand(f"{OUT}/predictions/{{model}}.tsv", model=MODELS),
+    output:
+        metrics=report(
+            f"{OUT}/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Results",
+            labels={"figure": "metrics"},
+        ),
+        comparison=report(
+            f"{OUT}/comparison.tsv",
+            caption="../report/comparison.rst",
+            category="Results",
+            labels={"figure": "ensembles vs RGB"},
+        ),
+        roc=report(
+            f"{OUT}/roc.png",
+            caption="../report/roc.rst",
+            category="Results",
+            labels={"figure": "ROC curves"},
+        ),
+        mean=f"{OUT}/predictions/ensemble_mean.tsv",
+        stacked=f"{OUT}/predictions/ensemble_stacked.tsv",
+        stacker=f"{OUT}/models/ensemble_stacked/stacker.json",
+    log:
+        f"{OUT}/logs/evaluate.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluate.tsv"
+    container:
+        config["containers"]["torch"]
+    threads: 1
+    params:
+        models=MODELS,
+        bootstrap=config["evaluate"]["bootstrap"],
+        seed=config["seed"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule summary:
+    input:
+        metrics=f"{OUT}/metrics.tsv",
+        comparison=f"{OUT}/comparison.tsv",
+        meta=f"{OUT}/models/rgb/meta.json",
+    output:
+        summary=report(
+            f"{OUT}/summary.md",
+            caption="../report/summary.rst",
+            category="Results",
+            labels={"figure": "summary.md"},
+        ),
+    log:
+        f"{OUT}/logs/summary.log",
+    container:
+        config["containers"]["torch"]
+    params:
+        run=config["run"],
+        bootstrap=config["evaluate"]["bootstrap"],
+    script:
+        "../scripts/summary.py"
+
+
+rule modalities_example:
+    input:
+        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+        frames=expand(f"{OUT}/frames/{{shard}}", shard=SHARDS),
+        modalities=expand(
+            f"{OUT}/modalities/{{modality}}/{{shard}}",
+            modality=MODALITIES,
+            shard=SHARDS,
+        ),
+    output:
+        montage=report(
+            f"{OUT}/report/modalities_example.png",
+            caption="../report/modalities.rst",
+            category="Data",
+            labels={"figure": "one frame, five modalities"},
+        ),
+    log:
+        f"{OUT}/logs/modalities_example.log",
+    container:
+        config["containers"]["torch"]
+    params:
+        # The run folder: shards/ is one of its children.
+        run_dir=lambda wildcards, input: str(Path(input.shards[0]).parents[1]),
+    script:
+        "../scripts/modalities_example.py"
+
+
+#: What the study's answer consists of; the Snakefile's `rule all` asks for these.
+RESULT_FILES = [
+    f"{OUT}/summary.md",
+    f"{OUT}/metrics.tsv",
+    f"{OUT}/comparison.tsv",
+    f"{OUT}/roc.png",
+    f"{OUT}/report/modalities_example.png",
+    *expand(f"{OUT}/models/{{model}}/model.safetensors", model=MODELS),
+]
+
+
+rule all_results:
+    input:
+        RESULT_FILES,

@@ -1,0 +1,20 @@
+"""Rule evaluate: metrics.tsv, comparison.tsv, roc.png and the two post-hoc ensembles."""
+
+import torch
+
+from unrender import logs
+from unrender.evaluate.run import evaluate_run
+
+logs.to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+evaluate_run(
+    dict(zip(snakemake.params.models, snakemake.input.predictions, strict=True)),
+    snakemake.output.metrics,
+    snakemake.output.comparison,
+    snakemake.output.roc,
+    snakemake.output.mean,
+    snakemake.output.stacked,
+    snakemake.output.stacker,
+    n_resamples=snakemake.params.bootstrap,
+    seed=snakemake.params.seed,
+)

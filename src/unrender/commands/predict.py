@@ -1,0 +1,150 @@
+"""``unrender predict PATH --run results/{run} [--json]``: fake probabilities of one file.
+
+The file (any video or image the frame extraction reads: mp4, avi, mov, png, jpg, ...) goes
+through what the run's data went through: the same frames (count, size, short-video policy,
+as recorded in the models' ``meta.json``), the same modality backend, the same PNG
+quantisation of the modalities, then every trained model of ``results/{run}/models/``. A
+model's score is the mean of its frame probabilities (the video level of the evaluation).
+``ensemble_mean`` averages the five modality models' frame probabilities;
+``ensemble_stacked`` applies the stacker fit on val, when the run's evaluation wrote it.
+
+Output: a table, or with ``--json`` one object
+``{"path": str, "frames": int, "scores": {"rgb": p, ..., "ensemble_net": p, "ensemble_mean": p}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unrender.evaluate.ensembles import Stacker, mean_probability
+from unrender.evaluate.run import TRAINED
+from unrender.modalities import MODALITIES, get_backend
+from unrender.modalities.files import encode_png
+from unrender.rejected import RejectedInput
+from unrender.train import checkpoint
+from unrender.train.data import PICTURE_INPUTS, to_inputs
+from unrender.train.loop import resolve_device
+from unrender.train.models import Classifier
+
+HELP = "score a video or image with a trained run"
+
+#: Where the evaluation leaves the stacked ensemble's coefficients, inside a run folder.
+STACKER = Path("models") / "ensemble_stacked" / "stacker.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, metavar="PATH", help="video or image file")
+    parser.add_argument(
+        "--run", type=Path, required=True, help="run folder with trained models, results/{run}"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+
+
+def load_models(
+    run_dir: str | os.PathLike[str], device: torch.device
+) -> dict[str, tuple[Classifier, dict[str, Any]]]:
+    """The trained models of a run folder, in the evaluation's order, with their meta.
+
+    Raises FileNotFoundError naming the folder when it holds none.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    models = {}
+    for name in TRAINED:
+        folder = run_dir / "models" / name
+        if (folder / checkpoint.META).is_file():
+            models[name] = checkpoint.load(folder, device)
+    if not models:
+        raise FileNotFoundError(
+            f"{run_dir / 'models'} holds no trained model (models/<name>/meta.json and "
+            "model.safetensors); run the workflow on this run first, e.g. "
+            "snakemake --cores 2 --configfile <its config>"
+        )
+    return models
+
+
+def _preprocess(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The models' common record of how frames and modalities were made."""
+    first = metas[0]["preprocess"]
+    if any(m["preprocess"] != first for m in metas):
+        raise ValueError("the run's models were trained on differently prepared data; retrain")
+    if "frames" not in first or "backend" not in first:
+        raise ValueError("the models' meta.json lacks preprocess.frames/backend; retrain them")
+    return first
+
+
+def decompose_file(
+    path: Path, preprocess: dict[str, Any]
+) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Frames of ``path`` and their modalities, as the run's training data had them on disk.
+
+    Returns per frame ``(pictures, lighting)``: name -> uint8 picture (the frame and each
+    modality's PNG encoding, :func:`unrender.modalities.files.encode_png`) and the float32
+    (9, 3) SH coefficients; what :func:`unrender.train.data.to_inputs` takes.
+    """
+    from unrender import video
+    from unrender.pipeline import FrameOptions, take_frames
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
+    options = FrameOptions.from_mapping(preprocess["frames"])  # as the run's frame stage
+    try:
+        extracted = take_frames(path, video.guess_kind(path), options)
+    except RejectedInput as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    backend = get_backend(preprocess["backend"], **preprocess.get("backend_options", {}))
+    decomposition = backend.decompose(extracted.frames)
+    return [
+        (
+            {"rgb": rgb, **{m: encode_png(m, decomposition, i) for m in PICTURE_INPUTS[1:]}},
+            decomposition["lighting"][i].astype(np.float32),
+        )
+        for i, rgb in enumerate(extracted.frames)
+    ]
+
+
+@torch.no_grad()
+def score(
+    path: str | os.PathLike[str], run_dir: str | os.PathLike[str], device: str = "auto"
+) -> dict[str, Any]:
+    """``{"path", "frames", "scores": {model: fake probability}}`` of one video or image."""
+    torch_device = resolve_device(device)
+    models = load_models(run_dir, torch_device)
+    preprocess = _preprocess([meta for _, meta in models.values()])
+    frames = decompose_file(Path(path), preprocess)
+    frame_probs: dict[str, np.ndarray] = {}
+    for name, (model, meta) in models.items():
+        size = meta["options"]["image_size"]
+        inputs = [to_inputs(pictures, lighting, size) for pictures, lighting in frames]
+        batch = {k: torch.stack([x[k] for x in inputs]).to(torch_device) for k in model.inputs}
+        frame_probs[name] = torch.sigmoid(model(batch)).double().cpu().numpy()
+    if all(m in frame_probs for m in MODALITIES):
+        frame_probs["ensemble_mean"] = mean_probability(frame_probs)
+        stacker_path = Path(run_dir) / STACKER
+        if stacker_path.is_file():
+            frame_probs["ensemble_stacked"] = Stacker.load(stacker_path).apply(frame_probs)
+    return {
+        "path": str(path),
+        "frames": len(frames),
+        "scores": {name: float(p.mean()) for name, p in frame_probs.items()},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    result = score(args.path, args.run, args.device)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['path']}: {result['frames']} frame(s); fake probability per model")
+    for name, p in result["scores"].items():
+        print(f"  {name:<17} {p:.4f}")
+    return 0

@@ -1,0 +1,393 @@
+"""Training one model of a run: best epoch chosen on val, test scored once at the end.
+
+Deterministic on CPU for a given seed and thread count: weights are initialised after
+``torch.manual_seed(seed)``, batches are shuffled and augmented from generators seeded from
+``seed``, data are read in the main process, and ``torch.use_deterministic_algorithms`` is on
+while training (:func:`deterministic`; on CPU it costs nothing measurable,
+bench/train_throughput.md). Class imbalance is met with ``pos_weight = n_real / n_fake`` in
+the loss, so a model cannot win by predicting the majority class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.functional import binary_cross_entropy_with_logits
+from torch.utils.data import DataLoader
+from torchmetrics.functional.classification import binary_auroc
+from tqdm import tqdm
+
+from unrender.evaluate import predictions
+from unrender.train import checkpoint
+from unrender.train.data import (
+    SPLITS,
+    FrameDataset,
+    FrameInputs,
+    Item,
+    assign_splits,
+    list_items,
+    load_inputs,
+    read_run_samples,
+)
+from unrender.train.models import MODEL_INPUTS, Classifier, LightingEncoder, build_model
+
+log = logging.getLogger(__name__)
+
+#: Rows 3, 4 and 7 of the SH basis are odd in x (x, xy, xz: see :mod:`unrender.sh`); a
+#: horizontal flip negates them. Indices into the flattened (27,) ``L27[3 * j + c]``.
+_ODD_IN_X = torch.tensor([3 * j + c for j in (3, 4, 7) for c in range(3)])
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The ``train`` config section (see config/schema.yaml) plus the run's seed."""
+
+    arch: str = "resnet18"
+    pretrained: str = "none"
+    image_size: int = 64
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    flip: bool = True
+    jpeg_quality: int | None = None
+    device: str = "auto"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, train: Mapping[str, Any], seed: int) -> TrainOptions:
+        """From the validated ``train`` section (nested ``augment`` and ``split``)."""
+        flat = {k: v for k, v in train.items() if k not in ("augment", "split")}
+        augment = train.get("augment", {})
+        split = train.get("split", {})
+        flat.update({k: augment[k] for k in ("flip", "jpeg_quality") if k in augment})
+        flat.update({f"{k}_fraction": split[k] for k in ("val", "test") if k in split})
+        unknown = flat.keys() - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown train option(s): {', '.join(sorted(unknown))}")
+        return cls(**flat, seed=seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device is {name!r} but torch sees no CUDA device; use auto or cpu")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed torch and require deterministic kernels inside the block; restore after."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by CUDA determinism
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
+def augment(
+    batch: FrameInputs, generator: torch.Generator, flip: bool, jpeg_quality: int | None
+) -> FrameInputs:
+    """Training augmentation of a collated batch (new tensors; ``batch`` is left alone).
+
+    flip: each item is mirrored left-right with probability 1/2, every input of the item
+    together, so the modalities stay consistent: the normal map's x channel is negated
+    (uint8 ``v -> 255 - v``) and the SH coefficients odd in x change sign.
+    jpeg_quality: each ``rgb`` picture is re-encoded as JPEG at this quality with probability
+    1/2. Only ``rgb``: compression happens to the video, upstream of the decomposition, so a
+    JPEG-compressed normal map is an artefact no real input shows.
+    """
+    out = dict(batch)
+    n = len(next(iter(batch.values())))
+    if flip:
+        mirrored = torch.rand(n, generator=generator) < 0.5
+        for name, x in batch.items():
+            if name == "lighting":
+                flipped = x.clone()
+                flipped[:, _ODD_IN_X] = -flipped[:, _ODD_IN_X]
+            else:
+                flipped = x.flip(-1)
+                if name == "normal":
+                    flipped[:, 0] = 255 - flipped[:, 0]
+            out[name] = torch.where(mirrored.view(-1, *[1] * (x.ndim - 1)), flipped, x)
+    if jpeg_quality is not None and "rgb" in out:
+        from torchvision.io import decode_jpeg, encode_jpeg
+
+        compress = torch.rand(n, generator=generator) < 0.5
+        rgb = out["rgb"].clone()
+        chosen = [i for i in range(n) if compress[i]]
+        if chosen:
+            encoded = encode_jpeg([rgb[i] for i in chosen], quality=jpeg_quality)
+            for i, data in zip(chosen, encoded, strict=True):
+                rgb[i] = decode_jpeg(data)
+        out["rgb"] = rgb
+    return out
+
+
+def _to(batch: FrameInputs, device: torch.device) -> FrameInputs:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def predict_logits(model: Classifier, loader: DataLoader, device: torch.device) -> torch.Tensor:
+    """Fake logits, float32 (N,) on the CPU, of every item of ``loader`` in order."""
+    model.eval()
+    out = [model(_to(batch, device)).cpu() for batch, _ in loader]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: Classifier, loader: DataLoader, device: torch.device) -> None:
+    """Recompute every BatchNorm's running statistics as plain averages over ``loader``.
+
+    With few steps per epoch, running averages lag far behind the quickly moving weights and
+    eval-mode outputs saturate (the val loss explodes while the train loss is tiny);
+    re-estimating them for the current weights ("precise BN") fixes that for one forward
+    pass over the training set.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for batch, _ in loader:
+        model(_to(batch, device))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+
+
+def _val_scores(
+    logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor
+) -> tuple[float, float]:
+    """Val loss and frame-level ROC AUC of float (N,) logits vs int (N,) labels.
+
+    NaN where undefined: no val items (both), or one class only (AUC).
+    """
+    if len(labels) == 0:
+        return math.nan, math.nan
+    loss = float(binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=pos_weight))
+    if len(labels.unique()) < 2:
+        return loss, math.nan
+    return loss, float(binary_auroc(torch.sigmoid(logits), labels))
+
+
+def split_counts(items: Sequence[Item]) -> dict[str, dict[str, int]]:
+    """Per split: frames, and samples by kind and label (``video_real``, ``image_fake``, ...)."""
+    counts: dict[str, dict[str, int]] = {}
+    seen: set[str] = set()
+    for it in items:
+        c = counts.setdefault(it.split, {"frames": 0})
+        c["frames"] += 1
+        if it.sample.sample_id not in seen:
+            seen.add(it.sample.sample_id)
+            key = f"{it.sample.kind}_{'fake' if it.sample.label else 'real'}"
+            c[key] = c.get(key, 0) + 1
+    return {s: counts.get(s, {"frames": 0}) for s in SPLITS}
+
+
+def _fit_lighting(model: Classifier, run_dir: Path, train: Sequence[Item]) -> None:
+    encoder = model.encoders["lighting"]
+    assert isinstance(encoder, LightingEncoder)
+    coefficients = torch.stack(
+        [load_inputs(run_dir, it, ("lighting",), 1)["lighting"] for it in train]
+    )
+    encoder.fit_standardisation(coefficients)
+
+
+def _fit(
+    model: Classifier,
+    train_loader: DataLoader,
+    calibration_loader: DataLoader,
+    val_loader: DataLoader,
+    val_labels: torch.Tensor,
+    options: TrainOptions,
+    pos_weight: float,
+    device: torch.device,
+    writer: Any,
+) -> tuple[int, list[dict[str, float]]]:
+    """Run the epochs; leave ``model`` at the epoch with the best val AUC.
+
+    Val loss decides ties and undefined AUCs (one class in val); the earliest epoch wins
+    remaining ties. Returns the chosen epoch (1-based) and one record per epoch.
+    """
+    weight = torch.tensor(pos_weight)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
+    augment_rng = torch.Generator().manual_seed(options.seed + 1)
+    history: list[dict[str, float]] = []
+    best: tuple[float, float] | None = None
+    best_state: dict[str, torch.Tensor] = {}
+    best_epoch = 0
+    for epoch in tqdm(range(1, options.epochs + 1), desc="epochs", unit="epoch"):
+        model.train()
+        total, seen = 0.0, 0
+        for batch, labels in tqdm(train_loader, desc=f"epoch {epoch}", leave=False):
+            batch = _to(augment(batch, augment_rng, options.flip, options.jpeg_quality), device)
+            optimiser.zero_grad()
+            loss = binary_cross_entropy_with_logits(
+                model(batch), labels.to(device).float(), pos_weight=weight.to(device)
+            )
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(labels)
+            seen += len(labels)
+        recalibrate_batchnorm(model, calibration_loader, device)
+        val_loss, val_auc = _val_scores(
+            predict_logits(model, val_loader, device), val_labels, weight
+        )
+        record = {
+            "epoch": epoch,
+            "train_loss": total / max(seen, 1),
+            "val_loss": val_loss,
+            "val_auc": val_auc,
+        }
+        history.append(record)
+        log.info("epoch %d: %s", epoch, record)
+        if writer is not None:
+            for key in ("train_loss", "val_loss", "val_auc"):
+                writer.add_scalar(key, record[key], epoch)
+        score = tuple(v if math.isfinite(v) else -math.inf for v in (val_auc, -val_loss))
+        if best is None or score > best:
+            best, best_epoch = score, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return best_epoch, history
+
+
+def train_model(
+    name: str,
+    run_dir: str | os.PathLike[str],
+    shard_tsvs: Sequence[str | os.PathLike[str]],
+    options: TrainOptions,
+    model_dir: str | os.PathLike[str],
+    predictions_path: str | os.PathLike[str],
+    tensorboard_dir: str | os.PathLike[str] | None = None,
+    preprocess: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train model ``name`` on the run in ``run_dir``; write checkpoint and predictions.
+
+    ``shard_tsvs``: the run's ``shards/{shard}.tsv`` files (accepted samples). Writes
+    ``model_dir/model.safetensors`` + ``meta.json``, the val and test predictions to
+    ``predictions_path`` and, if given, tensorboardX scalars (train loss, val loss, val AUC per
+    epoch) to ``tensorboard_dir``. ``preprocess`` (how frames and modalities were made: the
+    ``frames`` config and the modality backend) is stored in the meta for ``unrender predict``.
+    Returns the meta.
+    """
+    run_dir = Path(run_dir)
+    inputs = MODEL_INPUTS.get(name)
+    if inputs is None:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_INPUTS)}")
+    shard_samples = read_run_samples(shard_tsvs)
+    splits = assign_splits(
+        [s for _, s in shard_samples], options.val_fraction, options.test_fraction, options.seed
+    )
+    items = list_items(run_dir, shard_samples, splits)
+    by_split = {sp: [it for it in items if it.split == sp] for sp in SPLITS}
+    log.info("%s: inputs %s, samples per split %s", name, inputs, split_counts(items))
+    n_fake = sum(it.sample.label for it in by_split["train"])
+    n_real = len(by_split["train"]) - n_fake
+    if n_fake == 0 or n_real == 0:
+        raise ValueError(
+            f"the training split has {n_real} real and {n_fake} fake frames; it needs both "
+            f"(run {run_dir}: check the manifest's labels and split column)"
+        )
+    if not by_split["val"]:
+        raise ValueError(
+            f"the val split of run {run_dir} is empty, and the epoch is chosen on val; give "
+            "some groups split=val in the manifest, or leave the column empty (train.split)"
+        )
+    device = resolve_device(options.device)
+    datasets = {
+        sp: FrameDataset(run_dir, by_split[sp], inputs, options.image_size) for sp in SPLITS
+    }
+    # BatchNorm cannot run in train mode on a last batch of a single item.
+    single_last = len(datasets["train"]) % options.batch_size == 1
+    loaders = {
+        "train": DataLoader(
+            datasets["train"],
+            batch_size=options.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(options.seed),
+            drop_last=single_last,
+        ),
+        # The training set in order and unaugmented, for the BatchNorm statistics.
+        "train_eval": DataLoader(
+            datasets["train"], batch_size=options.batch_size, drop_last=single_last
+        ),
+        **{sp: DataLoader(datasets[sp], batch_size=options.batch_size) for sp in ("val", "test")},
+    }
+    writer = None
+    if tensorboard_dir is not None:
+        from tensorboardX import SummaryWriter
+
+        writer = SummaryWriter(str(tensorboard_dir))
+    try:
+        with deterministic(options.seed):
+            model = build_model(name, options.arch, options.pretrained)
+            if "lighting" in inputs:
+                _fit_lighting(model, run_dir, by_split["train"])
+            model.to(device)
+            best_epoch, history = _fit(
+                model,
+                loaders["train"],
+                loaders["train_eval"],
+                loaders["val"],
+                torch.tensor([it.sample.label for it in by_split["val"]], dtype=torch.long),
+                options,
+                n_real / n_fake,
+                device,
+                writer,
+            )
+            # The test split is scored once, here, with the epoch chosen on val.
+            probs = [
+                torch.sigmoid(predict_logits(model, loaders[sp], device)) for sp in ("val", "test")
+            ]
+    finally:
+        if writer is not None:
+            writer.close()
+    evaluated = by_split["val"] + by_split["test"]
+    predictions.write(
+        predictions_path,
+        predictions.from_rows(
+            [it.sample.sample_id for it in evaluated],
+            [it.k for it in evaluated],
+            [it.split for it in evaluated],
+            [it.sample.label for it in evaluated],
+            torch.cat(probs).double().numpy(),
+            [it.sample.kind for it in evaluated],
+        ),
+    )
+    meta = {
+        "model": name,
+        "inputs": list(inputs),
+        "arch": options.arch,
+        "options": asdict(options),
+        "best_epoch": best_epoch,
+        "history": history,
+        "splits": split_counts(items),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "preprocess": dict(preprocess or {}),
+    }
+    checkpoint.save(model_dir, model.cpu(), meta)
+    return meta

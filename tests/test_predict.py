@@ -1,0 +1,147 @@
+"""``unrender predict``: frames -> modalities -> the run's models, JSON schema, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from unrender import video
+from unrender.cli import main
+from unrender.evaluate.ensembles import Stacker
+from unrender.io import write_image
+from unrender.modalities import MODALITIES, register
+from unrender.train import checkpoint
+from unrender.train.data import to_inputs
+from unrender.train.models import MODEL_INPUTS, build_model
+
+FRAMES = {"per_video": 3, "size": 32, "short_video": "repeat"}
+IMAGE_SIZE = 16  # the models' input size, smaller than the frames: predict must resize
+
+
+@register("predict-test")
+class _ToyBackend:
+    """Contract-shaped modalities computed from the pixels, fast and deterministic."""
+
+    name = "predict-test"
+
+    def decompose(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        x = images.astype(np.float32) / 255
+        b, h, w, _ = x.shape
+        gray = x.mean(axis=3)
+        normal = np.zeros_like(x)
+        normal[..., 2] = 1
+        return {
+            "albedo": x,
+            "normal": normal,
+            "shading": np.repeat(gray[..., None], 3, axis=3) + 1e-4,
+            "shadow": 1 - gray,
+            "lighting": np.tile(x.mean(axis=(1, 2))[:, None, :], (1, 9, 1)),
+            "lighting_sphere": np.zeros((b, 200, 200, 3), np.float32),
+        }
+
+
+def _write_video(path: Path, n: int = 10) -> None:
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 48, 40, "yuv420p"
+        for _ in range(n):
+            picture = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder with (untrained) checkpoints of the 7 models and a stacker."""
+    run = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    for name in MODEL_INPUTS:
+        meta = {
+            "model": name,
+            "arch": "resnet18",
+            "options": {"image_size": IMAGE_SIZE},
+            "preprocess": {"frames": FRAMES, "backend": "predict-test", "backend_options": {}},
+        }
+        checkpoint.save(run / "models" / name, build_model(name), meta)
+    Stacker(MODALITIES, (0.5, -0.2, 1.0, 0.1, 0.3), -0.1).save(
+        run / "models/ensemble_stacked/stacker.json"
+    )
+    return run
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("media")
+    _write_video(folder / "clip.mp4")
+    rng = np.random.default_rng(1)
+    write_image(folder / "face.png", rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    (folder / "broken.mp4").write_bytes(b"this is not a video")
+    return {p.stem: p for p in folder.iterdir()}
+
+
+def _predict_json(capsys: pytest.CaptureFixture[str], path: Path, run: Path) -> dict:
+    assert main(["predict", str(path), "--run", str(run), "--json", "--device", "cpu"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_schema_and_scores(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, n_frames in (("clip", 3), ("face", 1)):
+        result = _predict_json(capsys, media[name], run_dir)
+        assert set(result) == {"path", "frames", "scores"}
+        assert result["path"] == str(media[name]) and result["frames"] == n_frames
+        scores = result["scores"]
+        assert list(scores) == [
+            "rgb",
+            *MODALITIES,
+            "ensemble_net",
+            "ensemble_mean",
+            "ensemble_stacked",
+        ]
+        assert all(isinstance(p, float) and 0 <= p <= 1 for p in scores.values())
+        # Equal frame counts: the mean over frames of the modality mean is the mean of scores.
+        assert scores["ensemble_mean"] == pytest.approx(np.mean([scores[m] for m in MODALITIES]))
+
+
+def test_rgb_score_is_the_models_mean_frame_probability(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _predict_json(capsys, media["clip"], run_dir)
+    frames = video.extract_frames(media["clip"], 3, size=32).frames
+    model, _ = checkpoint.load(run_dir / "models/rgb")
+    batch = torch.stack([to_inputs({"rgb": f}, None, IMAGE_SIZE)["rgb"] for f in frames])
+    with torch.no_grad():
+        expected = torch.sigmoid(model({"rgb": batch})).mean().item()
+    assert result["scores"]["rgb"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_table_output(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["predict", str(media["face"]), "--run", str(run_dir), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "1 frame(s)" in out and "ensemble_stacked" in out
+
+
+def test_clear_errors(
+    run_dir: Path, media: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        (media["clip"], tmp_path, "holds no trained model"),
+        (media["clip"], tmp_path / "nope", "does not exist"),
+        (media["broken"], run_dir, "cannot read"),
+        (tmp_path / "missing.mp4", run_dir, "does not exist"),
+    ]
+    for path, run, message in cases:
+        assert main(["predict", str(path), "--run", str(run), "--json"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "unrender predict: error" in err

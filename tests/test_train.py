@@ -1,0 +1,252 @@
+"""Training: group splits, data tensors, augmentation, determinism, learning a planted signal.
+
+The fake run has random pictures for every input except ``shading``, where fakes are brighter:
+a model that reads shading can separate them, the others cannot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unrender import manifest
+from unrender.evaluate import predictions
+from unrender.io import write_array, write_image
+from unrender.manifest import Sample
+from unrender.modalities import MODALITIES
+from unrender.train import checkpoint
+from unrender.train.data import Item, assign_splits, load_inputs, to_inputs
+from unrender.train.loop import TrainOptions, augment, train_model
+from unrender.train.models import build_model
+
+FRAME_SIZE = 32
+
+
+def make_run(
+    run_dir: Path, n_groups: int = 8, frames: int = 2, n_images: int = 10, seed: int = 0
+) -> list[Path]:
+    """A run folder with one shard: per group a real and a fake video, plus still images.
+
+    Shading carries the label (fakes ~0.75 gray, reals ~0.25, plus noise); every other input is
+    noise. Returns the shard TSVs.
+    """
+    rng = np.random.default_rng(seed)
+    samples = [
+        Sample(f"g{g}-{lab}", f"g{g}-{lab}.mp4", lab, f"g{g}", "", "video", "test")
+        for g in range(n_groups)
+        for lab in (0, 1)
+    ]
+    samples += [
+        Sample(f"img{i}", f"img{i}.png", i % 2, f"img{i}", "", "image", "test")
+        for i in range(n_images)
+    ]
+    shape = (FRAME_SIZE, FRAME_SIZE, 3)
+    for s in samples:
+        for k in range(frames if s.kind == "video" else 1):
+            write_image(
+                run_dir / "frames/s0000" / s.sample_id / f"{k}.png",
+                rng.integers(0, 256, shape, dtype=np.uint8),
+            )
+            for m in MODALITIES:
+                base = run_dir / "modalities" / m / "s0000" / s.sample_id / f"{k}"
+                if m == "shading":
+                    level = 0.25 + 0.5 * s.label + rng.normal(0, 0.08, shape)
+                    picture = np.round(255 * np.clip(level, 0, 1)).astype(np.uint8)
+                elif m == "shadow":
+                    picture = rng.integers(0, 256, shape[:2], dtype=np.uint8)
+                else:
+                    picture = rng.integers(0, 256, shape, dtype=np.uint8)
+                write_image(base.with_suffix(".png"), picture)
+                if m == "lighting":
+                    write_array(
+                        base.with_suffix(".npy"), rng.normal(size=(9, 3)).astype(np.float32)
+                    )
+    shard = run_dir / "shards" / "s0000.tsv"
+    manifest.write_samples(shard, samples)
+    return [shard]
+
+
+FAST = TrainOptions(image_size=FRAME_SIZE, epochs=2, batch_size=16, lr=3e-3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    run_dir = tmp_path_factory.mktemp("run")
+    return run_dir, make_run(run_dir)
+
+
+def _train(run: tuple[Path, list[Path]], name: str, out: Path, options: TrainOptions = FAST):
+    run_dir, shards = run
+    meta = train_model(
+        name, run_dir, shards, options, out / "model", out / "pred.tsv", out / "tb", {"x": 1}
+    )
+    return meta, predictions.read(out / "pred.tsv")
+
+
+def test_group_split_keeps_groups_whole_and_reaches_both_classes() -> None:
+    samples = [
+        Sample(f"{g}-{i}", "x", i % 2, f"g{g}", "", "video", "t")
+        for g in range(30)
+        for i in range(3)
+    ]
+    samples.append(Sample("named", "x", 0, "gnamed", "test", "video", "t"))
+    samples.append(Sample("follower", "x", 1, "gnamed", "", "video", "t"))
+    splits = assign_splits(samples, 0.2, 0.2, seed=3)
+    by_group: dict[str, set[str]] = {}
+    for s in samples:
+        by_group.setdefault(s.group, set()).add(splits[s.sample_id])
+    assert all(len(v) == 1 for v in by_group.values())  # no group on two sides
+    assert by_group["gnamed"] == {"test"}
+    counts = {sp: sum(1 for v in by_group.values() if v == {sp}) for sp in ("train", "val", "test")}
+    assert counts == {"train": 18, "val": 6, "test": 7}
+    assert splits == assign_splits(samples, 0.2, 0.2, seed=3)
+    assert splits != assign_splits(samples, 0.2, 0.2, seed=4)
+    for sp in ("val", "test"):
+        assert {s.label for s in samples if splits[s.sample_id] == sp} == {0, 1}
+
+
+def test_group_split_refuses_a_group_named_in_two_splits() -> None:
+    samples = [
+        Sample("a", "x", 0, "g", "train", "video", "t"),
+        Sample("b", "x", 1, "g", "test", "video", "t"),
+    ]
+    with pytest.raises(ValueError, match="more than one split"):
+        assign_splits(samples, 0.2, 0.2, seed=0)
+
+
+def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:
+    run_dir, shards = run
+    sample = manifest.read_samples(shards[0])[0]
+    x = load_inputs(run_dir, Item("s0000", sample, 1, "train"), ("rgb", *MODALITIES), 16)
+    for name in ("rgb", "albedo", "normal", "shading", "shadow"):
+        assert x[name].shape == (3, 16, 16) and x[name].dtype == torch.uint8
+    assert x["lighting"].shape == (27,) and x["lighting"].dtype == torch.float32
+    gray = to_inputs({"shadow": np.full((8, 8), 7, np.uint8)}, None, 8)["shadow"]
+    assert gray.shape == (3, 8, 8) and bool((gray == 7).all())
+
+
+def test_flip_mirrors_every_input_consistently() -> None:
+    picture = torch.arange(2 * 3 * 4 * 4, dtype=torch.uint8).view(2, 3, 4, 4)
+    lighting = torch.arange(1, 2 * 27 + 1, dtype=torch.float32).view(2, 27)
+    batch = {"albedo": picture, "normal": picture, "lighting": lighting}
+    out = augment(batch, torch.Generator().manual_seed(0), flip=True, jpeg_quality=None)
+    flipped = [i for i in range(2) if not torch.equal(out["albedo"][i], picture[i])]
+    assert flipped, "seed 0 flips at least one of two items"
+    for i in range(2):
+        if i in flipped:
+            assert torch.equal(out["albedo"][i], picture[i].flip(-1))
+            assert torch.equal(out["normal"][i, 0], 255 - picture[i, 0].flip(-1))  # x negated
+            assert torch.equal(out["normal"][i, 1:], picture[i, 1:].flip(-1))
+            odd = [9, 10, 11, 12, 13, 14, 21, 22, 23]  # SH x, xy, xz rows, 3 colours each
+            even = [j for j in range(27) if j not in odd]
+            assert torch.equal(out["lighting"][i, odd], -lighting[i, odd])
+            assert torch.equal(out["lighting"][i, even], lighting[i, even])
+        else:
+            assert torch.equal(out["normal"][i], picture[i])
+            assert torch.equal(out["lighting"][i], lighting[i])
+
+
+def test_training_is_deterministic_and_learns_the_planted_signal(
+    run: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    meta_a, pred_a = _train(run, "shading", tmp_path / "a")
+    meta_b, pred_b = _train(run, "shading", tmp_path / "b")
+    assert (tmp_path / "a/model/model.safetensors").read_bytes() == (
+        tmp_path / "b/model/model.safetensors"
+    ).read_bytes()
+    np.testing.assert_array_equal(pred_a.prob, pred_b.prob)
+    assert meta_a["history"] == meta_b["history"]
+    # The best epoch has the best val AUC (then the lowest val loss); the signal is found.
+    history = meta_a["history"]
+    best = max(history, key=lambda h: (h["val_auc"], -h["val_loss"]))
+    assert meta_a["best_epoch"] == best["epoch"]
+    assert best["val_auc"] > 0.9
+    test = pred_a.split == "test"
+    fake, real = pred_a.prob[test & (pred_a.label == 1)], pred_a.prob[test & (pred_a.label == 0)]
+    assert fake.mean() > real.mean() + 0.2
+    # Predictions cover val and test frames only, with the documented columns.
+    assert set(pred_a.split) == {"val", "test"}
+    assert set(pred_a.kind) == {"video", "image"}
+    assert meta_a["splits"]["train"]["frames"] > 0 and meta_a["preprocess"] == {"x": 1}
+    assert list((tmp_path / "a/tb").iterdir()), "tensorboard events were written"
+
+
+def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    # A small trunk keeps the four-encoder fusion fast, and checks that arch is configurable.
+    options = TrainOptions(
+        arch="mobilenet_v3_small",
+        image_size=FRAME_SIZE,
+        epochs=1,
+        batch_size=16,
+        seed=1,
+        flip=True,
+        jpeg_quality=50,
+    )
+    meta, pred = _train(run, "ensemble_net", tmp_path, options)
+    model, loaded_meta = checkpoint.load(tmp_path / "model")
+    assert loaded_meta == json.loads((tmp_path / "model/meta.json").read_text())
+    assert loaded_meta["inputs"] == list(MODALITIES) and meta["model"] == "ensemble_net"
+    run_dir, shards = run
+    first = pred.sample_id[0]
+    sample = next(s for s in manifest.read_samples(shards[0]) if s.sample_id == first)
+    x = load_inputs(run_dir, Item("s0000", sample, int(pred.k[0]), ""), MODALITIES, FRAME_SIZE)
+    with torch.no_grad():
+        prob = torch.sigmoid(model({k: v[None] for k, v in x.items()}))
+    assert prob.shape == (1,)
+    assert float(prob[0]) == pytest.approx(pred.prob[0], abs=1e-6)
+
+
+def test_clear_errors(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    no_val = TrainOptions(image_size=FRAME_SIZE, epochs=1, val_fraction=0.0)
+    with pytest.raises(ValueError, match="val split .* is empty"):
+        _train(run, "lighting", tmp_path, no_val)
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("depth")
+    with pytest.raises(ValueError, match="not a torchvision classification model"):
+        build_model("rgb", arch="resnet19")
+    with pytest.raises(ValueError, match="unknown train option"):
+        TrainOptions.from_config({"epochz": 3}, seed=0)
+    assert TrainOptions.from_config(
+        {"epochs": 2, "augment": {"flip": False}, "split": {"val": 0.3}}, seed=5
+    ) == TrainOptions(epochs=2, flip=False, val_fraction=0.3, seed=5)
+
+
+def test_user_weights_file_is_loaded(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    source = build_model("rgb", arch="resnet18")
+    trunk = source.encoders["rgb"].trunk
+    save_file(
+        {k: v.contiguous() for k, v in trunk.state_dict().items()}, tmp_path / "w.safetensors"
+    )
+    torch.save(trunk.state_dict(), tmp_path / "w.pt")
+    for name in ("w.safetensors", "w.pt"):
+        loaded = build_model("rgb", pretrained=str(tmp_path / name)).encoders["rgb"].trunk
+        for k, v in trunk.state_dict().items():
+            assert torch.equal(loaded.state_dict()[k], v)
+    save_file({"conv1.weight": torch.zeros(1)}, tmp_path / "bad.safetensors")
+    with pytest.raises(ValueError, match="lacks"):
+        build_model("rgb", pretrained=str(tmp_path / "bad.safetensors"))
+
+
+def test_imagenet_weights_offline_names_the_file_to_place(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import urllib.error
+
+    import torchvision
+
+    def offline(name: str, weights: object = None) -> torch.nn.Module:
+        raise urllib.error.URLError("no network")  # what torch.hub raises without internet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    with pytest.raises(FileNotFoundError) as error:
+        build_model("rgb", pretrained="imagenet")
+    message = str(error.value)
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
+    assert "TORCH_HOME" in message
