@@ -38,6 +38,10 @@ lint: install
 ## bench: the speed figures quoted in BENCHMARKS.md
 bench: install
 	$(BIN)/python bench/frame_extraction.py
+	$(BIN)/python bench/dag_scale.py
+	$(BIN)/python bench/face_detectors.py
+	$(BIN)/python bench/train_throughput.py
+	@echo "bench/irn_speed.py needs an upstream IRN++ checkout: see its --help"
 
 clean:
 	rm -rf results .snakemake

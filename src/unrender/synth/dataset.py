@@ -49,7 +49,7 @@ MANIFEST_COLUMNS = ("sample_id", "path", "label", "group", "split", "kind", "sou
 SPLITS = ("train", "val", "test")
 
 #: Key lights of a swap's donor and its target differ by at least this angle (degrees).
-DONOR_LIGHT_SEPARATION = 45.0
+DONOR_LIGHT_SEPARATION = 80.0
 
 
 @dataclass(frozen=True)

@@ -296,10 +296,11 @@ def face_maps(identity: Identity, resolution: int) -> FaceMaps:
     normal = np.stack([-dh_du, -dh_dv, np.ones_like(dh_du)], -1)
     normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
     lm = _landmarks(identity)
-    # Inner face: from the brows to below the mouth, between the outer eye corners.
-    centre_v = 0.5 * (lm["eye_y"] + 0.16 + lm["mouth_y"] - 0.09)
-    half_v = 0.5 * (lm["eye_y"] + 0.16 - (lm["mouth_y"] - 0.09))
-    half_u = lm["eye_dx"] + 0.11
+    # Inner face, as face-swap tools replace it: from the brows to the chin, across the
+    # cheeks (about half of the visible face).
+    centre_v = 0.5 * (lm["eye_y"] + 0.16 + lm["mouth_y"] - 0.2)
+    half_v = 0.5 * (lm["eye_y"] + 0.16 - (lm["mouth_y"] - 0.2))
+    half_u = lm["eye_dx"] + 0.22
     d = np.sqrt((u / half_u) ** 2 + ((v - centre_v) / half_v) ** 2)
     inner = np.clip((1.0 - d) / 0.08, 0.0, 1.0).astype(np.float32)
     on_head = inside[::HULL_STRIDE, ::HULL_STRIDE]
