@@ -11,18 +11,16 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.test_workflow import assert_complete_samples
 from tests.tiny_config import tiny_synth_config
+from tests.workflow_runner import REPO, snakemake_command, venv_env, write_config
 from unrender import manifest
 from unrender.provenance import verify
 
-REPO = Path(__file__).resolve().parents[1]
 REQUIRED = os.environ.get("UNRENDER_REQUIRE_CLUSTER") == "1"
 #: Rules that must have run as SLURM jobs (collect_rejected and provenance are local).
 CLUSTER_RULES = {"synth", "split_manifest", "extract_frames", "decompose"}
@@ -81,22 +79,13 @@ def finished_jobs(workdir: Path) -> dict[str, set[str]]:
 
 def test_tiny_run_through_the_slurm_profile(cluster: None, tmp_path: Path) -> None:
     config = tiny_synth_config("cluster", shard_size=7)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    write_config(tmp_path, config)
+    env = venv_env()
     # SIGTERM only makes snakemake wait for its jobs; SIGINT cancels them and exits.
     guard = ["timeout", "-s", "INT", "-k", "15", str(RUN_LIMIT_S)]
     cmd = [
         *guard,
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(tmp_path / "config.yaml"),
+        *snakemake_command(tmp_path),
         "--profile",
         str(REPO / "profiles" / "slurm"),
         # The profile's polling suits long jobs; a test of ~10 s jobs polls every second.

@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
+from tests.workflow_runner import snakemake_command, venv_env, write_config
 from unrender.provenance import file_hashes
 
-REPO = Path(__file__).resolve().parents[1]
 RUN = "crash"
 #: Result folders whose bytes differ between identical runs: TensorBoard event files hold
 #: wall-clock times and the host name.
@@ -32,22 +30,9 @@ pytestmark = pytest.mark.slow
 
 def kill_when(workdir: Path, config: dict, trigger: Path, limit_s: float = 300) -> None:
     """Start the workflow in ``workdir`` and SIGKILL its process group once ``trigger`` exists."""
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-    ]
+    write_config(workdir, config)
+    cmd = snakemake_command(workdir, "--cores", "2")
+    env = venv_env()
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

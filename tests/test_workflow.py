@@ -6,47 +6,27 @@ the workflow runs on a fresh checkout.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from tests.bad_inputs import make_bad_corpus, write_clip
+from tests.workflow_runner import snakemake_command, venv_env, write_config
 from unrender import manifest, rejected
 from unrender.io import read_image, read_tsv, write_tsv
 from unrender.modalities import MODALITIES
 from unrender.modalities.files import NPY_MODALITIES
-
-REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
 
 def run_snakemake(workdir: Path, config: dict, *targets: str) -> subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir`` with ``config``; fail with its log."""
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "2",
-        *targets,
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    write_config(workdir, config)
+    cmd = snakemake_command(workdir, "--cores", "2", *targets)
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
     return proc
 

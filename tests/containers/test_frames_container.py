@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from tests.bad_inputs import write_clip
+from tests.workflow_runner import snakemake_command
 from unrender import manifest
 from unrender.io import read_image, read_tsv, write_tsv
 from unrender.video import even_frame_indices
@@ -277,15 +278,7 @@ def test_extract_frames_runs_in_the_frames_image(
             "-k",
             "15",
             "300",
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(workdir / "config.yaml"),
+            *snakemake_command(workdir),
             "--cores",
             "2",
             "--sdm=apptainer",  # `--sdm apptainer TARGET` would take TARGET as a second method

@@ -1,0 +1,43 @@
+"""How the end-to-end tests invoke the repository's workflow in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(workdir: Path, config: Mapping) -> Path:
+    """Write ``config`` as ``workdir/config.yaml`` and return its path."""
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(dict(config)))
+    return path
+
+
+def snakemake_command(workdir: Path, *extra: str) -> list[str]:
+    """``python -m snakemake`` on the repo's Snakefile in ``workdir`` with its config.yaml."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *extra,
+    ]
+
+
+def venv_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default os.environ) with this interpreter's bin folder first on PATH, so jobs
+    find the same Python and the ``unrender`` package."""
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
