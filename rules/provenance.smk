@@ -1,12 +1,16 @@
 # results/{run}/provenance.json: written last, after every other target of `rule all`, so its
 # file hashes cover the finished run; `unrender verify results/{run}` checks them later.
-# It runs on the submit host (localrule, no container): it needs git and the Docker engine.
+# The git state and image ids are taken on the submitting host (a params function runs
+# there); hashing the files may run anywhere.
 
 #: The provenance target; `rule all` lists it beside the other final outputs.
 PROVENANCE = [f"{OUT}/provenance.json"]
 #: When this snakemake invocation started to run jobs (ISO 8601, UTC); written by onstart,
 #: which runs once in the main process (spawned jobs get --no-hooks), never in a dry run.
 STARTED_FILE = f"{OUT}/logs/provenance_started.txt"
+
+
+from unrender.provenance import host_context
 
 
 onstart:
@@ -17,32 +21,20 @@ onstart:
         f.write(now() + "\n")
 
 
-def provenance_inputs(wildcards):
-    """Every other target of `rule all`: provenance.json hashes the finished run."""
-    return [path for path in rules.all.input if path not in PROVENANCE]
-
-
 rule provenance:
     input:
-        provenance_inputs,
+        # every other target of `rule all`: provenance.json hashes the finished run
+        lambda wildcards: [path for path in rules.all.input if path not in PROVENANCE],
     output:
         PROVENANCE[0],
     log:
         f"{OUT}/logs/provenance.log",
-    localrule: True
+    container:
+        config["containers"]["torch"]
     params:
         config=config,
         manifest=raw_manifest(),
-    run:
-        from unrender import provenance
-
-        started = Path(STARTED_FILE)
-        record = provenance.build(
-            run_dir=OUT,
-            config=params.config,
-            manifest=params.manifest,
-            repo=workflow.basedir,
-            started=started.read_text().strip() if started.is_file() else None,
-        )
-        provenance.write(OUT, record)
-        Path(log[0]).write_text(f"{len(record['files'])} result files hashed\n")
+        context=lambda wildcards: host_context(workflow.basedir, config["containers"]),
+        started=STARTED_FILE,
+    script:
+        "../scripts/provenance.py"

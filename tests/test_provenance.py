@@ -15,6 +15,7 @@ from unrender.provenance import (
     build,
     config_sha256,
     file_hashes,
+    host_context,
     read,
     sha256_file,
     verify,
@@ -38,7 +39,10 @@ def make_run(root: Path) -> Path:
         (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / rel).write_text(text)
     (root / "manifest.tsv").write_text("sample_id\n")
-    write(run_dir, build(run_dir, CONFIG, "manifest.tsv", REPO, "2026-01-01T00:00:00+00:00", root))
+    context = host_context(REPO, CONFIG.get("containers", {}), root)
+    write(
+        run_dir, build(run_dir, CONFIG, "manifest.tsv", context, "2026-01-01T00:00:00+00:00", root)
+    )
     return run_dir
 
 

@@ -145,21 +145,33 @@ def image_id(uri: str, workdir: str | os.PathLike[str] = ".") -> dict[str, str |
     return {"uri": uri, "id": f"sha256:{sha256_file(path)}" if path.is_file() else None}
 
 
+def host_context(
+    repo: str | os.PathLike[str],
+    containers: Mapping[str, str],
+    workdir: str | os.PathLike[str] = ".",
+) -> dict[str, Any]:
+    """What only the submitting host can tell: the workflow checkout's git state (``repo``)
+    and the id of each configured container image (URIs relative to ``workdir``)."""
+    return {
+        "git": git_state(repo),
+        "containers": {name: image_id(uri, workdir) for name, uri in sorted(containers.items())},
+    }
+
+
 def build(
     run_dir: str | os.PathLike[str],
     config: Mapping[str, Any],
     manifest: str | os.PathLike[str] | None,
-    repo: str | os.PathLike[str],
+    context: Mapping[str, Any],
     started: str | None,
     workdir: str | os.PathLike[str] = ".",
 ) -> dict[str, Any]:
     """The provenance record of a finished run, as a JSON-ready dict.
 
-    ``manifest`` is the manifest the run started from (hashed when it exists), ``repo`` the
-    workflow's checkout, ``started`` the ISO start time (None if unknown) and ``workdir``
-    the folder relative paths in the config refer to.
+    ``manifest`` is the manifest the run started from (hashed when it exists), ``context``
+    the :func:`host_context` taken on the submitting host, ``started`` the ISO start time
+    (None if unknown) and ``workdir`` the folder relative paths in the config refer to.
     """
-    containers = config.get("containers", {})
     manifest_record = None
     if manifest is not None:
         path = Path(workdir) / manifest
@@ -170,13 +182,13 @@ def build(
     return {
         "format": FORMAT_VERSION,
         "run": config.get("run"),
-        "git": git_state(repo),
+        "git": context["git"],
         "config_sha256": config_sha256(config),
         "config": dict(config),
         "manifest": manifest_record,
         "packages": package_versions(),
         "python": sys.version.split()[0],
-        "containers": {name: image_id(uri, workdir) for name, uri in sorted(containers.items())},
+        "containers": context["containers"],
         "host": {"name": socket.gethostname(), "platform": platform.platform()},
         "started": started,
         "finished": now(),
