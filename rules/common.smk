@@ -76,7 +76,21 @@ def n_samples():
     if config["dataset"]["kind"] == "ffhq-stylegan":
         from unrender.generate.seeds import parse_seeds
 
-        return config["ffhq"]["count"] + len(parse_seeds(config["stylegan"]["seeds"]))
+        from unrender.datasets import ffhq
+
+        # Listing the FFHQ folder is cheap; with ffhq.missing: warn it may hold fewer than
+        # ffhq.count images, and the shards must cover the rows the manifest will have.
+        try:
+            reals = ffhq.build(
+                config["ffhq"]["root"],
+                count=config["ffhq"]["count"],
+                missing=config["ffhq"]["missing"],
+                dataset_root=".",
+                allow_outside_root=config["dataset"]["allow_outside_root"],
+            )
+        except (FileNotFoundError, ValueError) as e:
+            raise WorkflowError(str(e)) from e
+        return len(reals) + len(parse_seeds(config["stylegan"]["seeds"]))
     path = raw_manifest()
     if not Path(path).is_file():
         raise WorkflowError(
