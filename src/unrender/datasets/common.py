@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,3 +78,11 @@ def check_unique(rows: Iterable[dict[str, str]]) -> None:
                 f"sample_id {r['sample_id']!r} is given to both {first} and {r['path']}; "
                 "rename one of the files"
             )
+
+
+def load_json(path: Path) -> object:
+    """The JSON document at ``path``; a ValueError naming the file and line if malformed."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from e

@@ -21,11 +21,10 @@ the manifest rather than left out unseen.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from unrender.datasets.common import check_unique, root_relative, row, safe_id
+from unrender.datasets.common import check_unique, load_json, root_relative, row, safe_id
 
 LABELS: dict[str, int] = {"REAL": 0, "FAKE": 1, "0": 0, "1": 1}
 SPLITS: frozenset[str] = frozenset({"train", "val", "test"})
@@ -52,10 +51,7 @@ def _entry(path: Path, name: object, meta: object) -> tuple[int, str, str | None
 
 def read_metadata(path: Path) -> dict[str, tuple[int, str, str | None]]:
     """File name -> (label, split, original) of one part's metadata.json."""
-    try:
-        entries = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from e
+    entries = load_json(path)
     if not isinstance(entries, dict):
         raise ValueError(f"{path}: want a JSON object keyed by file name")
     return {name: _entry(path, name, meta) for name, meta in entries.items()}

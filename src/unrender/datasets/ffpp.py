@@ -26,13 +26,12 @@ get an empty split (the workflow's seeded group split decides).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from unrender.datasets.common import root_relative, row
+from unrender.datasets.common import load_json, root_relative, row
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +97,7 @@ def read_splits(splits_dir: Path) -> tuple[dict[str, str], list[tuple[str, str]]
         path = splits_dir / f"{split}.json"
         if not path.is_file():
             continue
-        try:
-            items = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from e
+        items = load_json(path)
         if not isinstance(items, list):
             raise ValueError(f"{path}: want a JSON list of id pairs, got {type(items).__name__}")
         for i, pair in enumerate(items):
