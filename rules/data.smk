@@ -3,11 +3,11 @@ rule synth:
         manifest=f"{OUT}/dataset/manifest.tsv",
     log:
         f"{OUT}/logs/synth.log",
-    container:
-        config["containers"]["torch"]
-    threads: 2
     params:
         synth=synth_options(),
+    threads: 2
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/synth.py"
 
@@ -19,12 +19,12 @@ if config["dataset"]["kind"] in ADAPTED:
             manifest=f"{OUT}/dataset/manifest.tsv",
         log:
             f"{OUT}/logs/adapt_dataset.log",
-        container:
-            config["containers"]["torch"]
         params:
             kind=config["dataset"]["kind"],
             root=config["dataset"]["root"],
             options=config["dataset"]["options"],
+        container:
+            config["containers"]["torch"]
         script:
             "../scripts/adapt_dataset.py"
 
@@ -37,12 +37,12 @@ rule split_manifest:
         rejected=f"{OUT}/rejected/manifest.tsv",
     log:
         f"{OUT}/logs/split_manifest.log",
-    container:
-        config["containers"]["torch"]
     params:
         root=dataset_root,
         shard_size=config["shard_size"],
         allow_outside_root=config["dataset"]["allow_outside_root"],
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/split_manifest.py"
 

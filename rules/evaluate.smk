@@ -31,13 +31,13 @@ rule evaluate:
         f"{OUT}/logs/evaluate.log",
     benchmark:
         f"{OUT}/benchmarks/evaluate.tsv"
-    container:
-        config["containers"]["torch"]
-    threads: 1
     params:
         models=MODELS,
         bootstrap=config["evaluate"]["bootstrap"],
         seed=config["seed"],
+    threads: 1
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/evaluate.py"
 
@@ -56,11 +56,11 @@ rule summary:
         ),
     log:
         f"{OUT}/logs/summary.log",
-    container:
-        config["containers"]["torch"]
     params:
         run=config["run"],
         bootstrap=config["evaluate"]["bootstrap"],
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/summary.py"
 
@@ -83,11 +83,11 @@ rule modalities_example:
         ),
     log:
         f"{OUT}/logs/modalities_example.log",
-    container:
-        config["containers"]["torch"]
     params:
         # The run folder: shards/ is one of its children.
         run_dir=lambda wildcards, input: str(Path(input.shards[0]).parents[1]),
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/modalities_example.py"
 

@@ -8,10 +8,10 @@ rule extract_frames:
         rejected=f"{OUT}/rejected/frames/{{shard}}.tsv",
     log:
         f"{OUT}/logs/extract_frames/{{shard}}.log",
-    container:
-        config["containers"]["torch"]
     params:
         root=dataset_root,
         frames=config["frames"],
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/extract_frames.py"

@@ -34,9 +34,6 @@ rule stylegan_generate:
         manifest=f"{IMAGE_DATASET}/manifests/stylegan/{{block}}.tsv",
     log:
         f"{OUT}/logs/stylegan_generate/{{block}}.log",
-    container:
-        config["containers"]["stylegan2_ada"]
-    threads: 2
     params:
         seeds=lambda wildcards: STYLEGAN_BLOCKS[wildcards.block],
         outdir=f"{IMAGE_DATASET}/stylegan",
@@ -45,6 +42,9 @@ rule stylegan_generate:
         class_idx=config["stylegan"]["class_idx"],
         batch_size=config["stylegan"]["batch_size"],
         device=config["stylegan"]["device"],
+    threads: 2
+    container:
+        config["containers"]["stylegan2_ada"]
     script:
         "../scripts/generate_fakes.py"
 
@@ -54,14 +54,14 @@ rule ffhq_manifest:
         manifest=f"{IMAGE_DATASET}/manifests/ffhq.tsv",
     log:
         f"{OUT}/logs/ffhq_manifest.log",
-    container:
-        config["containers"]["torch"]
     params:
         root=config["ffhq"]["root"],
         image_count=config["ffhq"]["count"],
         missing=config["ffhq"]["missing"],
         dataset_root=IMAGE_ROOT,
         allow_outside_root=config["dataset"]["allow_outside_root"],
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/ffhq_manifest.py"
 

@@ -14,14 +14,14 @@ if config["modalities"]["backend"] == "irn-tf1":
             ],
         log:
             f"{OUT}/logs/decompose/{{shard}}.log",
-        container:
-            config["containers"]["irn_tf1"]
-        threads: 2
         params:
             out=lambda wildcards, output: str(Path(output.modalities[0]).parents[1]),
             checkpoint=config["irn"]["weights"],
             mode=config["irn"]["mode"],
             batch_size=config["modalities"]["batch_size"],
+        threads: 2
+        container:
+            config["containers"]["irn_tf1"]
         shell:
             "python3 /opt/irn-tf1/run_shard.py --frames {input.frames} --out {params.out}"
             " --shard {wildcards.shard} --checkpoint {params.checkpoint:q}"
@@ -40,12 +40,12 @@ else:
             ],
         log:
             f"{OUT}/logs/decompose/{{shard}}.log",
-        container:
-            config["containers"]["torch"]
-        threads: 2
         params:
             backend=config["modalities"]["backend"],
             options=backend_options(),
             batch_size=config["modalities"]["batch_size"],
+        threads: 2
+        container:
+            config["containers"]["torch"]
         script:
             "../scripts/decompose.py"

@@ -29,12 +29,12 @@ rule provenance:
         PROVENANCE[0],
     log:
         f"{OUT}/logs/provenance.log",
-    container:
-        config["containers"]["torch"]
     params:
         config=config,
         manifest=raw_manifest(),
         context=lambda wildcards: host_context(workflow.basedir, config["containers"]),
         started=STARTED_FILE,
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/provenance.py"

@@ -24,9 +24,6 @@ rule train:
         f"{OUT}/logs/train/{{model}}.log",
     benchmark:
         f"{OUT}/benchmarks/train/{{model}}.tsv"
-    container:
-        config["containers"]["torch"]
-    threads: 2
     params:
         # The run folder: shards/ is one of its children.
         run_dir=lambda wildcards, input: str(Path(input.shards[0]).parents[1]),
@@ -38,5 +35,8 @@ rule train:
             "backend": config["modalities"]["backend"],
             "backend_options": backend_options(),
         },
+    threads: 2
+    container:
+        config["containers"]["torch"]
     script:
         "../scripts/train.py"
