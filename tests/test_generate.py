@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from unrender.commands import generate as generate_command
+from unrender.devices import resolve_device
 from unrender.generate import network, stylegan
 from unrender.generate.seeds import image_name, parse_seeds, seed_blocks
 from unrender.io import read_image, write_image
@@ -325,12 +326,12 @@ def test_command_generates_and_resumes(
 
 
 def test_device_names() -> None:
-    assert stylegan.resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert stylegan.resolve_device("auto").type == expected
+    assert resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
-            stylegan.resolve_device("cuda")
+            resolve_device("cuda")
 
 
 # --- container recipes ---------------------------------------------------------------------

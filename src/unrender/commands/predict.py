@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unrender.devices import resolve_device
 from unrender.evaluate.ensembles import Stacker, mean_probability
 from unrender.evaluate.run import TRAINED
 from unrender.modalities import MODALITIES, get_backend
@@ -30,7 +31,6 @@ from unrender.modalities.files import encode_png
 from unrender.rejected import RejectedInput
 from unrender.train import checkpoint
 from unrender.train.data import PICTURE_INPUTS, to_inputs
-from unrender.train.loop import resolve_device
 from unrender.train.models import Classifier
 
 HELP = "score a video or image with a trained run"

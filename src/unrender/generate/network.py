@@ -10,11 +10,12 @@ Snakemake rules can check the pickle path cheaply while the DAG is built.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 from pathlib import Path
 from typing import Any
+
+from unrender.provenance import sha256_file
 
 #: The official FFHQ 1024x1024 generator of stylegan2-ada-pytorch (the study's network).
 FFHQ_NETWORK_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/ffhq.pkl"
@@ -43,11 +44,7 @@ def check_network_file(pkl_path: str | os.PathLike[str]) -> Path:
 
 def network_fingerprint(pkl_path: str | os.PathLike[str]) -> str:
     """``"sha256:<hex>"`` of the pickle's bytes: which network made a folder of images."""
-    digest = hashlib.sha256()
-    with open(check_network_file(pkl_path), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{sha256_file(check_network_file(pkl_path))}"
 
 
 def _import_nvidia_code() -> Any:

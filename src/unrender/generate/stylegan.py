@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from unrender.datasets.common import root_relative, row
+from unrender.devices import resolve_device
 from unrender.generate.network import load_network, network_fingerprint
 from unrender.generate.seeds import image_name
 from unrender.io import atomic_open, read_image, write_image
@@ -53,16 +54,6 @@ class Generator(Protocol):
     ) -> torch.Tensor:
         """z: float64 (B, z_dim); c: float32 (B, c_dim) → float (B, 3, R, R), about [-1, 1]."""
         ...
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → ``cuda`` if available, else ``cpu``; anything else as torch names it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU; use cpu or auto")
-    return device
 
 
 def latents(seeds: Sequence[int], z_dim: int) -> np.ndarray:

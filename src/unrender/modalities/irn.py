@@ -19,15 +19,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from unrender.devices import resolve_device
 from unrender.irn import inference
 from unrender.modalities import register
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; any other torch device string as is."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _resize(maps: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from torchmetrics.functional.classification import binary_auroc
 from tqdm import tqdm
 
+from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.train import checkpoint
 from unrender.train.data import (
@@ -76,15 +77,6 @@ class TrainOptions:
         if unknown:
             raise ValueError(f"unknown train option(s): {', '.join(sorted(unknown))}")
         return cls(**flat, seed=seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device is {name!r} but torch sees no CUDA device; use auto or cpu")
-    return torch.device(name)
 
 
 @contextlib.contextmanager
