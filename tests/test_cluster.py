@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -58,6 +59,16 @@ def cluster() -> None:
         pytest.skip(reason)
 
 
+def min_job_age_s() -> int:
+    """SLURM's MinJobAge: seconds squeue keeps a finished job (and its final state)."""
+    listing = subprocess.run(
+        ["scontrol", "show", "config"], capture_output=True, text=True, timeout=20, check=True
+    ).stdout
+    match = re.search(r"^MinJobAge\s*=\s*(\d+)", listing, re.MULTILINE)
+    assert match, "scontrol show config has no MinJobAge"
+    return int(match.group(1))
+
+
 def finished_jobs(workdir: Path) -> dict[str, set[str]]:
     """rule -> SLURM states of the jobs submitted from ``workdir`` (squeue keeps them MinJobAge)."""
     listing = subprocess.run(
@@ -78,6 +89,9 @@ def finished_jobs(workdir: Path) -> dict[str, set[str]]:
 
 
 def test_tiny_run_through_the_slurm_profile(cluster: None, tmp_path: Path) -> None:
+    # The final states are read from squeue after the run: every job must still be listed then,
+    # however long the run took, so the cluster must keep finished jobs longer than the limit.
+    assert min_job_age_s() > RUN_LIMIT_S + 120, "MinJobAge would let squeue forget finished jobs"
     config = tiny_synth_config("cluster", shard_size=7)
     write_config(tmp_path, config)
     env = venv_env()
