@@ -56,7 +56,7 @@ apt_install = $(APT_INSTALL) $(1) || { timeout 300 apt-get update && $(APT_INSTA
 test-cluster: install
 	bash tests/cluster/slurm.sh install
 	bash tests/cluster/slurm.sh start
-	UNRENDER_REQUIRE_CLUSTER=1 timeout -k 30 1500 $(BIN)/python -m pytest tests/test_cluster.py; \
+	UNRENDER_REQUIRE_CLUSTER=1 timeout -k 30 2100 $(BIN)/python -m pytest tests/test_cluster.py; \
 		status=$$?; bash tests/cluster/slurm.sh stop; exit $$status
 
 ## test-containers: a slim frames image built offline; extract_frames in it via --sdm=apptainer

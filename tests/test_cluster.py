@@ -26,7 +26,7 @@ REQUIRED = os.environ.get("UNRENDER_REQUIRE_CLUSTER") == "1"
 #: Rules that must have run as SLURM jobs (collect_rejected and provenance are local).
 CLUSTER_RULES = {"synth", "split_manifest", "extract_frames", "decompose"}
 #: Seconds the whole snakemake run may take before it is interrupted (SIGINT cancels its jobs).
-RUN_LIMIT_S = 900
+RUN_LIMIT_S = 1500
 
 pytestmark = pytest.mark.slow
 
