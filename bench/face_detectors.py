@@ -21,64 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-#: Face box of skimage.data.astronaut() (512x512): x0, y0, x1, y1 in pixels (hand-placed
-#: around the face, from the hairline to the chin).
-ASTRONAUT_FACE: tuple[float, float, float, float] = (175.0, 68.0, 275.0, 168.0)
-CANVAS: tuple[int, int] = (480, 640)  # height, width
-BACKGROUND = 110
-
-
-def astronaut_clip(
-    n_frames: int,
-    face_px: tuple[float, float] = (46.0, 138.0),
-    roll_deg: tuple[float, float] = (0.0, 0.0),
-    canvas: tuple[int, int] = CANVAS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A clip of the astronaut moving on a grey canvas, and its reference face boxes.
-
-    The face width goes linearly from ``face_px[0]`` to ``face_px[1]`` pixels and its roll
-    from ``roll_deg[0]`` to ``roll_deg[1]`` degrees (counter-clockwise) while the face centre
-    travels an ellipse around the canvas centre.
-    Returns frames uint8 (n, H, W, 3) RGB and boxes float64 (n, 4) x0, y0, x1, y1 in pixels:
-    the reference face box, scaled and moved with the face (not rotated).
-    """
-    from skimage.data import astronaut
-
-    image = astronaut()
-    x0, y0, x1, y1 = ASTRONAUT_FACE
-    face_centre = ((x0 + x1) / 2, (y0 + y1) / 2)
-    height, width = canvas
-    frames = np.empty((n_frames, height, width, 3), np.uint8)
-    boxes = np.empty((n_frames, 4))
-    for i, t in enumerate(np.linspace(0.0, 1.0, n_frames)):
-        face_width = face_px[0] + t * (face_px[1] - face_px[0])
-        scale = face_width / (x1 - x0)
-        roll = roll_deg[0] + t * (roll_deg[1] - roll_deg[0])
-        cx = width / 2 + 0.25 * width * np.cos(2 * np.pi * t)
-        cy = height / 2 + 0.15 * height * np.sin(2 * np.pi * t)
-        matrix = cv2.getRotationMatrix2D(face_centre, roll, scale)
-        matrix[:, 2] += (cx - face_centre[0], cy - face_centre[1])
-        frames[i] = cv2.warpAffine(
-            image,
-            matrix,
-            (width, height),
-            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(BACKGROUND,) * 3,
-        )
-        half = face_width / 2
-        boxes[i] = (cx - half, cy - half, cx + half, cy + half)
-    return frames, boxes
-
-
-def is_hit(found: object, reference: np.ndarray) -> bool:
-    """Whether a detected box (a :class:`unrender.faces.Box` or None) hits ``reference`` (4,)."""
-    if found is None:
-        return False
-    cx, cy = found.centre  # type: ignore[attr-defined]
-    x0, y0, x1, y1 = reference
-    inside = x0 <= cx <= x1 and y0 <= cy <= y1
-    return inside and 0.5 <= found.width / (x1 - x0) <= 2.0  # type: ignore[attr-defined]
+# The clip is the tests' real-face media (tests/real_faces.py), so the benchmark and the
+# face tests see the same frames.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.real_faces import is_hit, photo_clip  # noqa: E402
 
 
 def measure(name: str, frames: np.ndarray, boxes: np.ndarray, repeats: int) -> dict[str, float]:
@@ -113,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cv2.setNumThreads(2)
     clips = {
-        "astronaut": astronaut_clip(args.frames),
-        "astronaut+roll": astronaut_clip(args.frames, roll_deg=(-30.0, 30.0)),
+        "astronaut": photo_clip(args.frames),
+        "astronaut+roll": photo_clip(args.frames, roll_deg=(-30.0, 30.0)),
     }
     n = args.frames
     lines = [

@@ -52,6 +52,7 @@ rule collect_rejected:
         manifest=f"{OUT}/rejected/manifest.tsv",
         frames=expand(f"{OUT}/rejected/frames/{{shard}}.tsv", shard=SHARDS),
         accepted=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+        frame_indexes=expand(f"{OUT}/frames/{{shard}}.tsv", shard=SHARDS),
     output:
         rejected=f"{OUT}/rejected.tsv",
         summary=f"{OUT}/data_summary.tsv",

@@ -1,4 +1,4 @@
-"""Rule collect_rejected: one rejected.tsv for the run and the accepted/rejected counts."""
+"""Rule collect_rejected: one rejected.tsv for the run; accepted, rejected, face fallbacks."""
 
 from unrender import logs
 from unrender.pipeline import summarise_data
@@ -7,6 +7,7 @@ logs.to_file(snakemake.log[0])
 summarise_data(
     [snakemake.input.manifest, *snakemake.input.frames],
     snakemake.input.accepted,
+    snakemake.input.frame_indexes,
     snakemake.output.rejected,
     snakemake.output.summary,
 )

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
+from tests.real_faces import photo_clip, write_video
+from unrender import manifest
 from unrender.cli import main
-from unrender.io import read_image
-from unrender.pipeline import FrameOptions, take_frames
-
-_BENCH = Path(__file__).resolve().parents[1] / "bench" / "face_detectors.py"
-_spec = importlib.util.spec_from_file_location("face_detectors_bench", _BENCH)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from unrender.io import read_image, read_tsv
+from unrender.pipeline import FrameOptions, extract_shard, summarise_data, take_frames
 
 
 @pytest.fixture(scope="module")
 def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 640x480, 25 fps H.264 clip of the astronaut's face moving across the frame."""
-    frames, _ = bench.astronaut_clip(25, face_px=(70.0, 110.0))
-    path = tmp_path_factory.mktemp("clip") / "face.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
-        stream.time_base = Fraction(1, 25)
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
+    frames, _ = photo_clip(25, face_px=(70.0, 110.0))
+    return write_video(tmp_path_factory.mktemp("clip") / "face.mp4", frames)
 
 
 def test_cli_face_crop_writes_square_face_frames(face_clip: Path, tmp_path: Path, capsys) -> None:
@@ -56,3 +40,36 @@ def test_face_crop_differs_from_centre_crop_and_tracks_the_face(face_clip: Path)
         return float(np.abs(x.astype(float) - x.astype(float).mean(0)).mean())
 
     assert spread(face.frames) < spread(centre.frames)
+
+
+def test_clips_without_a_face_are_counted_in_the_data_summary(
+    face_clip: Path, tmp_path: Path
+) -> None:
+    blank = write_video(tmp_path / "blank.mp4", np.full((10, 48, 64, 3), 110, np.uint8))
+    samples = [
+        manifest.Sample(name, str(path), 0, name, "", "video", "test")
+        for name, path in (("face", face_clip), ("blank", blank))
+    ]
+    manifest.write_samples(tmp_path / "shard.tsv", samples)
+    paths = {name: tmp_path / f"{name}.tsv" for name in ("accepted", "index", "rejected")}
+    assert extract_shard(
+        tmp_path / "shard.tsv",
+        tmp_path,
+        FrameOptions(per_video=2, size=32, face=True),
+        tmp_path / "frames",
+        paths["accepted"],
+        paths["index"],
+        paths["rejected"],
+    ) == (2, 0)
+    faces = {(r["sample_id"], r["face"]) for r in read_tsv(paths["index"])}
+    assert faces == {("face", "detected"), ("blank", "fallback-center")}
+
+    summarise_data(
+        [paths["rejected"]],
+        [paths["accepted"]],
+        [paths["index"]],
+        tmp_path / "rejected_all.tsv",
+        tmp_path / "summary.tsv",
+    )
+    (total,) = read_tsv(tmp_path / "summary.tsv")
+    assert total == {"stage": "total", "accepted": "2", "rejected": "0", "face_fallback": "1"}

@@ -14,6 +14,8 @@ detected face size; boxes far from that size are ignored as stray), centred on e
 own face. The sampled frames are seconds apart, so the face may move anywhere between
 them: the size is smoothed over the clip, the position is not. Frames without a face take
 the centre of the nearest frame with one.
+A frame where the detector finds no face is searched again with a border around it (a
+close-up face is too large for the full-range model; see :data:`RETRY_BORDERS`).
 When no frame has a face, the ``no_face`` policy decides: ``fallback-center`` crops the
 centred square of the frame and flags it (:attr:`FaceCrop.fallback`), ``reject`` raises
 :class:`unrender.rejected.RejectedInput`.
@@ -228,18 +230,51 @@ def _check_frames(frames: np.ndarray) -> None:
         raise ValueError(f"frames must be uint8 (k, H, W, 3), got {frames.dtype} {frames.shape}")
 
 
+#: Border added around a frame in which no face was found, before detecting again, as a
+#: fraction of the frame's height and width on each side: the frame then fills 1/2, then
+#: 1/3 of the detector's input. A face that fills most of the frame is larger than the
+#: faces BlazeFace's full-range model was trained on (it finds none above ~85 % of the
+#: frame's width on skimage's astronaut); shrunk this way it is found again.
+RETRY_BORDERS: tuple[float, ...] = (0.5, 1.0)
+
+
+def pad_frame(frame: np.ndarray, border: float) -> tuple[np.ndarray, int, int]:
+    """``frame`` (uint8 (H, W, 3)) inside a border of its mean colour; return it and the
+    border's width and height in pixels (``border`` times W and H on each side)."""
+    h, w = frame.shape[:2]
+    dx, dy = round(border * w), round(border * h)
+    mean = tuple(float(v) for v in frame.reshape(-1, 3).mean(0))
+    padded = cv2.copyMakeBorder(frame, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=mean)
+    return padded, dx, dy
+
+
+def detect_largest(detector: Detector, frame: np.ndarray) -> Box | None:
+    """The largest face (by box area) of ``frame`` (uint8 (H, W, 3) RGB), or ``None``.
+
+    Where ``detector`` finds none, it looks again on the frame padded by each of
+    :data:`RETRY_BORDERS` in turn (see there); boxes are in frame pixels and may reach
+    beyond the frame's edges. A frame without a face costs 1 + len(RETRY_BORDERS) detections.
+    """
+    boxes = detector.detect(frame)
+    for border in RETRY_BORDERS:
+        if boxes:
+            break
+        padded, dx, dy = pad_frame(frame, border)
+        boxes = [
+            Box(b.x0 - dx, b.y0 - dy, b.x1 - dx, b.y1 - dy, b.score)
+            for b in detector.detect(padded)
+        ]
+    return max(boxes, key=lambda b: b.area) if boxes else None
+
+
 def detect_faces(frames: np.ndarray, detector: DetectorName = "blazeface") -> list[Box | None]:
-    """The largest face (by box area) of each frame, ``None`` where none is found.
+    """The largest face of each frame (see :func:`detect_largest`), ``None`` where none is found.
 
     frames: uint8 (k, H, W, 3) RGB. Returns k entries in frame pixels.
     """
     _check_frames(frames)
     found = get_detector(detector)
-    largest: list[Box | None] = []
-    for frame in frames:
-        boxes = found.detect(frame)
-        largest.append(max(boxes, key=lambda b: b.area) if boxes else None)
-    return largest
+    return [detect_largest(found, frame) for frame in frames]
 
 
 def track_squares(boxes: Sequence[Box | None], margin: float = 1.3) -> list[Square] | None:

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from unrender import manifest, rejected
-from unrender.io import write_image, write_tsv
+from unrender.io import read_tsv, write_image, write_tsv
 from unrender.rejected import RejectedInput, Rejection
 
 log = logging.getLogger(__name__)
 
 FRAME_INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "frame_index", "n_frames", "face", "path")
+SUMMARY_COLUMNS: tuple[str, ...] = ("stage", "accepted", "rejected", "face_fallback")
 
 
 def split_manifest(
@@ -204,24 +205,49 @@ def decompose_shard(
 def summarise_data(
     rejection_files: Sequence[str | os.PathLike[str]],
     accepted_shards: Sequence[str | os.PathLike[str]],
+    frame_indexes: Sequence[str | os.PathLike[str]],
     rejected_out: str | os.PathLike[str],
     summary_out: str | os.PathLike[str],
 ) -> tuple[int, int]:
     """Merge the per-job rejections into one file and count accepted vs rejected samples.
 
     The summary TSV has one row per stage (``stage, rejected``) and a ``total`` row with the
-    accepted and rejected sample counts. Returns ``(accepted, rejected)``.
+    accepted and rejected sample counts and, in ``face_fallback``, how many accepted samples
+    were cropped at the frame centre because no face was found in any of their frames
+    (``face`` of their rows in ``frame_indexes``, the ``frames/{shard}.tsv`` files; 0 when
+    face crops are off). Returns ``(accepted, rejected)``.
     """
     refusals = [r for p in rejection_files for r in rejected.read(p)]
     rejected.write(rejected_out, refusals)
     n_accepted = sum(len(manifest.read_samples(p)) for p in accepted_shards)
+    fallbacks = {
+        row["sample_id"]
+        for p in frame_indexes
+        for row in read_tsv(p)
+        if row["face"] == "fallback-center"
+    }
     by_stage: dict[str, int] = {}
     for r in refusals:
         by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
     rows: list[dict[str, object]] = [
-        {"stage": stage, "accepted": "", "rejected": n} for stage, n in by_stage.items()
+        {"stage": stage, "accepted": "", "rejected": n, "face_fallback": ""}
+        for stage, n in by_stage.items()
     ]
-    rows.append({"stage": "total", "accepted": n_accepted, "rejected": len(refusals)})
-    write_tsv(summary_out, rows, ("stage", "accepted", "rejected"))
+    rows.append(
+        {
+            "stage": "total",
+            "accepted": n_accepted,
+            "rejected": len(refusals),
+            "face_fallback": len(fallbacks),
+        }
+    )
+    write_tsv(summary_out, rows, SUMMARY_COLUMNS)
     log.info("%d samples accepted, %d rejected", n_accepted, len(refusals))
+    if fallbacks:
+        log.warning(
+            "no face found in %d of %d accepted samples: cropped at the frame centre "
+            "(their rows in frames/{shard}.tsv have face fallback-center)",
+            len(fallbacks),
+            n_accepted,
+        )
     return n_accepted, len(refusals)
