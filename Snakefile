@@ -15,13 +15,7 @@ include: "rules/frames.smk"
 include: "rules/modalities.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
-
-
-if config["dataset"]["kind"] == "ffhq-stylegan":
-
-    include: "rules/generate.smk"
-
-
+include: "rules/generate.smk"
 include: "rules/provenance.smk"
 
 

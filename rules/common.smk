@@ -30,14 +30,24 @@ def synth_options():
 #: Dataset kinds whose manifest an adapter of unrender.datasets writes.
 ADAPTED = ("ffpp", "dfdc", "celebdf", "folder")
 
+# Each kind's manifest has its own path and its own rule (synth, adapt_dataset,
+# image_manifest); every rule exists for every kind, and raw_manifest() picks the one the
+# run needs, so no two rules can claim one file.
+SYNTH_MANIFEST = f"{OUT}/dataset/manifest.tsv"
+ADAPTED_MANIFEST = f"{OUT}/adapted/manifest.tsv"
+#: The image branch's folder: FFHQ rows, StyleGAN2-ADA fakes and their manifest.
+IMAGE_DATASET = f"{OUT}/image_dataset"
+
 
 def raw_manifest():
-    """The manifest the run starts from: written by a rule, or the user's."""
+    """The manifest the run starts from: written by the rule of its kind, or the user's."""
     kind = config["dataset"]["kind"]
-    if kind == "synth" or kind in ADAPTED:
-        return f"{OUT}/dataset/manifest.tsv"
+    if kind == "synth":
+        return SYNTH_MANIFEST
+    if kind in ADAPTED:
+        return ADAPTED_MANIFEST
     if kind == "ffhq-stylegan":
-        return f"{OUT}/image_dataset/manifest.tsv"
+        return f"{IMAGE_DATASET}/manifest.tsv"
     return config["dataset"]["manifest"]
 
 
@@ -61,6 +71,16 @@ def adapted_manifest():
             f"dataset.kind {dataset['kind']} needs dataset.root, its folder"
         )
     return build_manifest(dataset["kind"], dataset["root"], **dataset["options"])
+
+
+def stylegan_network(wildcards):
+    """The network pickle; if missing, an error saying what to download and where to put it."""
+    from unrender.generate.network import check_network_file
+
+    try:
+        return str(check_network_file(config["stylegan"]["network"]))
+    except FileNotFoundError as e:
+        raise WorkflowError(str(e)) from e
 
 
 def n_samples():

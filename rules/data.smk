@@ -1,6 +1,6 @@
 rule synth:
     output:
-        manifest=f"{OUT}/dataset/manifest.tsv",
+        manifest=SYNTH_MANIFEST,
     log:
         f"{OUT}/logs/synth.log",
     params:
@@ -12,21 +12,19 @@ rule synth:
         "../scripts/synth.py"
 
 
-if config["dataset"]["kind"] in ADAPTED:
-
-    rule adapt_dataset:
-        output:
-            manifest=f"{OUT}/dataset/manifest.tsv",
-        log:
-            f"{OUT}/logs/adapt_dataset.log",
-        params:
-            kind=config["dataset"]["kind"],
-            root=config["dataset"]["root"],
-            options=config["dataset"]["options"],
-        container:
-            config["containers"]["torch"]
-        script:
-            "../scripts/adapt_dataset.py"
+rule adapt_dataset:
+    output:
+        manifest=ADAPTED_MANIFEST,
+    log:
+        f"{OUT}/logs/adapt_dataset.log",
+    params:
+        kind=config["dataset"]["kind"],
+        root=dataset_root,
+        options=config["dataset"]["options"],
+    container:
+        config["containers"]["torch"]
+    script:
+        "../scripts/adapt_dataset.py"
 
 
 rule split_manifest:

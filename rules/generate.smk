@@ -1,14 +1,14 @@
 # Image branch: FFHQ reals, StyleGAN2-ADA fakes (one job per block of seeds, in the
-# stylegan2-ada container) and the manifest of both. Needs config sections `ffhq` and
-# `stylegan` (see config/schema.yaml). Manifest paths of this branch are relative to the
-# working directory (IMAGE_ROOT), so the fakes under results/ and an FFHQ folder inside the
-# working directory (e.g. data/ffhq) both fit; an FFHQ folder elsewhere needs
-# dataset.allow_outside_root (its rows are then absolute) and a container bind.
+# stylegan2-ada container) and the manifest of both, from config sections `ffhq` and
+# `stylegan` (see config/schema.yaml). The rules exist for every dataset kind and run only
+# for kind ffhq-stylegan, whose raw_manifest() is their manifest. Manifest paths of this
+# branch are relative to the working directory (IMAGE_ROOT), so the fakes under results/
+# and an FFHQ folder inside the working directory (e.g. data/ffhq) both fit; an FFHQ folder
+# elsewhere needs dataset.allow_outside_root (its rows are then absolute) and a container
+# bind.
 
-from unrender.generate.network import check_network_file
 from unrender.generate.seeds import parse_seeds, seed_blocks
 
-IMAGE_DATASET = f"{OUT}/image_dataset"
 IMAGE_ROOT = "."
 STYLEGAN_BLOCKS = seed_blocks(
     parse_seeds(config["stylegan"]["seeds"]), config["stylegan"]["seeds_per_job"]
@@ -17,14 +17,6 @@ STYLEGAN_BLOCKS = seed_blocks(
 
 wildcard_constraints:
     block=r"b\d{4}\d*",  # {4,} would not parse: Snakemake takes {m} or {m,n} only
-
-
-def stylegan_network(wildcards):
-    """The network pickle; if missing, an error saying what to download and where to put it."""
-    try:
-        return str(check_network_file(config["stylegan"]["network"]))
-    except FileNotFoundError as e:
-        raise WorkflowError(str(e)) from e
 
 
 rule stylegan_generate:
