@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print(lines[-1], flush=True)
     lines += [
         "",
-        "Choice: **blazeface** is the default (`FaceOptions.detector`): it finds the face at "
+        "Choice: **blazeface** is the default (`frames.face_detector`): it finds the face at "
         "every size and roll here and is the faster of the two; `haar` is the fallback that "
         "needs nothing beyond OpenCV, for upright faces.",
         "",

@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from unrender import manifest
+from unrender.config import ConfigError, check_run, validate
 from unrender.modalities import MODALITIES
 
-validate(config, "../config/schema.yaml")
+# One line naming the key, before any job runs (validate fills the schema's defaults).
+try:
+    check_run(validate(config))
+except ConfigError as e:
+    raise WorkflowError(f"config: {e}") from None
 
 OUT = f"results/{config['run']}"
 MODELS = ["rgb", *MODALITIES, "ensemble_net"]
@@ -137,5 +140,10 @@ def backend_options():
     """Keyword options of the configured modality backend."""
     if config["modalities"]["backend"] == "irn":
         irn = config["irn"]
-        return {"weights": irn["weights"], "mode": irn["mode"], "device": irn["device"]}
+        return {
+            "weights": irn["weights"],
+            "mode": irn["mode"],
+            "device": irn["device"],
+            "batch_size": config["modalities"]["batch_size"],
+        }
     return {}

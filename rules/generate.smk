@@ -1,6 +1,6 @@
 # Image branch: FFHQ reals, StyleGAN2-ADA fakes (one job per block of seeds, in the
 # stylegan2-ada container) and the manifest of both, from config sections `ffhq` and
-# `stylegan` (see config/schema.yaml). The rules exist for every dataset kind and run only
+# `stylegan` (see src/unrender/schema.yaml). The rules exist for every dataset kind and run only
 # for kind ffhq-stylegan, whose raw_manifest() is their manifest. Manifest paths of this
 # branch are relative to the working directory (IMAGE_ROOT), so the fakes under results/
 # and an FFHQ folder inside the working directory (e.g. data/ffhq) both fit; an FFHQ folder

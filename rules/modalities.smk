@@ -18,14 +18,19 @@ if config["modalities"]["backend"] == "irn-tf1":
             out=lambda wildcards, output: str(Path(output.modalities[0]).parents[1]),
             checkpoint=config["irn"]["weights"],
             mode=config["irn"]["mode"],
-            batch_size=config["modalities"]["batch_size"],
+            # null: run_shard.py's own batch.
+            batch=(
+                ""
+                if config["modalities"]["batch_size"] is None
+                else f"--batch-size {config['modalities']['batch_size']}"
+            ),
         threads: 2
         container:
             config["containers"]["irn_tf1"]
         shell:
             "python3 /opt/irn-tf1/run_shard.py --frames {input.frames} --out {params.out}"
             " --shard {wildcards.shard} --checkpoint {params.checkpoint:q}"
-            " --mode {params.mode} --batch-size {params.batch_size} --threads {threads}"
+            " --mode {params.mode} {params.batch} --threads {threads}"
             " > {log} 2>&1"
 
 else:

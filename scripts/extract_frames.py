@@ -9,7 +9,7 @@ logs.to_file(snakemake.log[0])
 accepted, refused = extract_shard(
     snakemake.input.shard,
     snakemake.params.root,
-    FrameOptions.from_mapping(snakemake.params.frames),
+    FrameOptions.from_config(snakemake.params.frames),
     snakemake.output.frames,
     snakemake.output.accepted,
     snakemake.output.index,

@@ -29,8 +29,8 @@ def test_cli_face_crop_writes_square_face_frames(face_clip: Path, tmp_path: Path
 
 
 def test_face_crop_differs_from_centre_crop_and_tracks_the_face(face_clip: Path) -> None:
-    face = take_frames(face_clip, "video", FrameOptions(size=64, face=True))
-    centre = take_frames(face_clip, "video", FrameOptions(size=64))
+    face = take_frames(face_clip, "video", FrameOptions.from_config({"size": 64, "face": True}))
+    centre = take_frames(face_clip, "video", FrameOptions.from_config({"size": 64}))
     assert face.face == "detected" and centre.face == "off"
     assert face.indices == centre.indices == [2, 7, 12, 17, 22]
 

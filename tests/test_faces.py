@@ -86,7 +86,9 @@ def test_crop_square_pads_outside_the_frame() -> None:
 
 def test_face_crops_centre_the_face_at_the_margin() -> None:
     frames, reference = photo_clip(5, face_px=(80.0, 100.0), roll_deg=(-20.0, 20.0))
-    crop = faces.face_crops(frames, faces.FaceOptions(margin=1.5, size=192))
+    crop = faces.face_crops(
+        frames, faces.FaceOptions.from_config({"face_margin": 1.5, "size": 192})
+    )
     assert crop.frames.shape == (5, 192, 192, 3) and crop.frames.dtype == np.uint8
     assert not crop.fallback
     # One side for the clip: 1.5 x the median face (the faces grow 80 -> 100 px).

@@ -6,6 +6,7 @@ a model that reads shading can separate them, the others cannot.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from unrender import manifest
+from unrender.config import ConfigError
 from unrender.evaluate import predictions
 from unrender.io import write_array, write_image
 from unrender.manifest import Sample
@@ -70,7 +72,9 @@ def make_run(
     return [shard]
 
 
-FAST = TrainOptions(image_size=FRAME_SIZE, epochs=2, batch_size=16, lr=3e-3, seed=0)
+FAST = TrainOptions.from_config(
+    {"image_size": FRAME_SIZE, "epochs": 2, "batch_size": 16, "lr": 3e-3}, seed=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -177,14 +181,15 @@ def test_training_is_deterministic_and_learns_the_planted_signal(
 
 def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
     # A small trunk keeps the four-encoder fusion fast, and checks that arch is configurable.
-    options = TrainOptions(
-        arch="mobilenet_v3_small",
-        image_size=FRAME_SIZE,
-        epochs=1,
-        batch_size=16,
+    options = TrainOptions.from_config(
+        {
+            "arch": "mobilenet_v3_small",
+            "image_size": FRAME_SIZE,
+            "epochs": 1,
+            "batch_size": 16,
+            "augment": {"flip": True, "jpeg_quality": 50},
+        },
         seed=1,
-        flip=True,
-        jpeg_quality=50,
     )
     meta, pred = _train(run, "ensemble_net", tmp_path, options)
     model, loaded_meta = checkpoint.load(tmp_path / "model")
@@ -201,18 +206,29 @@ def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_
 
 
 def test_clear_errors(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
-    no_val = TrainOptions(image_size=FRAME_SIZE, epochs=1, val_fraction=0.0)
+    no_val = TrainOptions.from_config(
+        {"image_size": FRAME_SIZE, "epochs": 1, "split": {"val": 0.0}}, seed=0
+    )
     with pytest.raises(ValueError, match="val split .* is empty"):
         _train(run, "lighting", tmp_path, no_val)
     with pytest.raises(ValueError, match="unknown model"):
         build_model("depth")
     with pytest.raises(ValueError, match="not a torchvision classification model"):
         build_model("rgb", arch="resnet19")
-    with pytest.raises(ValueError, match="unknown train option"):
+    with pytest.raises(ConfigError, match=r"^train: unknown key.*'epochz'"):
         TrainOptions.from_config({"epochz": 3}, seed=0)
+    with pytest.raises(ConfigError, match=r"^train.augment: unknown key"):
+        TrainOptions.from_config({"augment": {"blur": 1}}, seed=0)
+    defaults = TrainOptions.from_config({}, seed=5)
+    assert (defaults.arch, defaults.epochs, defaults.flip, defaults.val_fraction) == (
+        "resnet18",
+        4,
+        True,
+        0.2,
+    )
     assert TrainOptions.from_config(
         {"epochs": 2, "augment": {"flip": False}, "split": {"val": 0.3}}, seed=5
-    ) == TrainOptions(epochs=2, flip=False, val_fraction=0.3, seed=5)
+    ) == dataclasses.replace(defaults, epochs=2, flip=False, val_fraction=0.3)
 
 
 def test_user_weights_file_is_loaded(tmp_path: Path) -> None:

@@ -362,14 +362,18 @@ def crop_faces(
 class FaceOptions:
     """How faces are cropped: detector, margin (x face size), output side in px, no-face policy."""
 
-    detector: DetectorName = "blazeface"
-    margin: float = 1.3
-    size: int = 256
-    no_face: NoFacePolicy = "fallback-center"
+    detector: DetectorName
+    margin: float
+    size: int
+    no_face: NoFacePolicy
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, object]) -> FaceOptions:
-        return cls(**{k: m[k] for k in cls.__dataclass_fields__ if k in m})  # type: ignore[arg-type]
+    def from_config(cls, frames: Mapping[str, object]) -> FaceOptions:
+        """From a ``frames`` config section (validated; the schema fills missing keys)."""
+        from unrender.config import section
+
+        f = section("frames", frames)
+        return cls(f["face_detector"], f["face_margin"], f["size"], f["no_face"])
 
 
 def face_crops(frames: np.ndarray, options: FaceOptions | None = None) -> FaceCrop:
@@ -377,6 +381,6 @@ def face_crops(frames: np.ndarray, options: FaceOptions | None = None) -> FaceCr
 
     frames: uint8 (k, H, W, 3) RGB at source resolution (crop before any resize).
     """
-    options = options or FaceOptions()
+    options = options or FaceOptions.from_config({})
     boxes = detect_faces(frames, options.detector)
     return crop_faces(frames, boxes, options.margin, options.size, options.no_face)

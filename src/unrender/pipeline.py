@@ -56,21 +56,29 @@ def split_manifest(
 
 @dataclass(frozen=True)
 class FrameOptions:
-    """How frames are taken: count per video, square size in px, short-video policy, max
-    pixels, and whether (and how) a face crop replaces the centre crop."""
+    """How frames are taken (the ``frames`` config section; defaults live in the schema):
+    count per video, square size in px (``None``: source size, uncropped), short-video policy,
+    max pixels, and whether (and how) a face crop replaces the centre crop."""
 
-    per_video: int = 5
-    size: int | None = 128
-    short_video: str = "repeat"
-    max_image_pixels: int = 40_000_000
-    face: bool = False
-    face_detector: str = "blazeface"
-    face_margin: float = 1.3
-    no_face: str = "fallback-center"
+    per_video: int
+    size: int | None
+    short_video: str
+    max_image_pixels: int
+    face: bool
+    face_detector: str
+    face_margin: float
+    no_face: str
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, object]) -> FrameOptions:
-        return cls(**{k: m[k] for k in cls.__dataclass_fields__ if k in m})  # type: ignore[arg-type]
+    def from_config(cls, frames: Mapping[str, object]) -> FrameOptions:
+        """From a ``frames`` section: validated, missing keys from the schema's defaults.
+
+        Unknown keys, wrong types and out-of-range values raise
+        :class:`unrender.config.ConfigError` naming ``frames.key``.
+        """
+        from unrender.config import section
+
+        return cls(**section("frames", frames))
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,11 @@ def extract_shard(
     return len(accepted), len(refusals)
 
 
+#: Frames read, decomposed and written together when the backend picks its own batch size:
+#: bounds memory (a frame's outputs are a few MB) without starving a GPU.
+FRAMES_PER_CALL = 16
+
+
 def decompose_shard(
     shard_tsv: str | os.PathLike[str],
     frames_dir: str | os.PathLike[str],
@@ -166,13 +179,15 @@ def decompose_shard(
     shard: str,
     backend_name: str,
     backend_options: Mapping[str, object],
-    batch_size: int = 16,
+    batch_size: int | None = None,
     threads: int | None = None,
 ) -> int:
     """Decompose every frame of a shard into the 5 modalities; return the frame count.
 
-    Frames are batched across samples (``batch_size`` frames per backend call) so a GPU
-    backend sees full batches. ``threads`` caps torch's CPU threads for a backend on torch.
+    Frames are batched across samples (``batch_size`` frames per backend call, or
+    :data:`FRAMES_PER_CALL` when the backend batches on its own: ``modalities.batch_size:
+    null``) so a GPU backend sees full batches. ``threads`` caps torch's CPU threads for a
+    backend on torch.
     """
     from unrender.io import read_image
     from unrender.modalities import MODALITIES, get_backend
@@ -191,8 +206,9 @@ def decompose_shard(
         for s in manifest.read_samples(shard_tsv)
         for p in sorted((frames_dir / s.sample_id).glob("*.png"), key=lambda q: int(q.stem))
     ]
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
+    step = batch_size or FRAMES_PER_CALL
+    for start in range(0, len(items), step):
+        batch = items[start : start + step]
         images = np.stack([read_image(p) for _, _, p in batch])
         out = backend.decompose(images)
         for i, (sid, k, _) in enumerate(batch):

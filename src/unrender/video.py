@@ -48,13 +48,15 @@ import av.error
 import cv2
 import numpy as np
 
+from unrender.config import default
 from unrender.rejected import RejectedInput
 
 ShortPolicy = Literal["repeat", "reject"]
 Kind = Literal["video", "image"]
 
-#: Largest accepted picture (width * height), checked before anything is decoded: 8192 x 8192.
-DEFAULT_MAX_PIXELS: int = 8192 * 8192
+#: Largest accepted picture (width * height), checked before anything is decoded: the
+#: workflow's frames.max_image_pixels default.
+DEFAULT_MAX_PIXELS: int = default("frames", "max_image_pixels")
 
 #: What a seek costs beyond decoding its keyframe, in frame times: measured about 2.5 for
 #: 1080p H.264 with frame threads (bench/frame_extraction.md). Runs at most this many

@@ -7,42 +7,58 @@ frame indices used. A refused input exits with status 2 and the reason.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+from unrender.config import section
 from unrender.io import write_image
 from unrender.pipeline import FrameOptions, take_frames
 from unrender.rejected import RejectedInput
-from unrender.video import DEFAULT_MAX_PIXELS, guess_kind
+from unrender.video import guess_kind
 
 HELP = "extract N evenly spaced frames of a video or image"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # The workflow's frames defaults (the schema), so a CLI extract matches a run's frames.
+    frames = section("frames")
     parser.add_argument("input", type=Path, metavar="VIDEO", help="video (or image) file")
     parser.add_argument("--out", type=Path, required=True, help="folder for {k}.png")
-    parser.add_argument("--frames", type=int, default=5, help="frames per video (default 5)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=frames["per_video"],
+        help=f"frames per video (default {frames['per_video']}, frames.per_video)",
+    )
     parser.add_argument(
         "--size",
         type=int,
-        default=None,
-        help="crop a square (centre, or the face with --face) and resize it to N x N pixels",
+        default=frames["size"],
+        help="crop a square (centre, or the face with --face) and resize it to N x N pixels "
+        f"(default {frames['size']}, frames.size)",
+    )
+    parser.add_argument(
+        "--no-resize",
+        action="store_true",
+        help="write the frames at source resolution, uncropped (ignores --size; not with --face)",
     )
     parser.add_argument(
         "--face",
         action="store_true",
-        help="crop around the face (BlazeFace, offline; margin 1.3; --size default 256)",
+        help=f"crop around the face ({frames['face_detector']}, offline; margin "
+        f"{frames['face_margin']})",
     )
     parser.add_argument(
         "--no-face",
         choices=("fallback-center", "reject"),
-        default="fallback-center",
+        default=frames["no_face"],
         help="with --face, a clip where no face is found: centre crop, or refuse it",
     )
     parser.add_argument(
         "--short-policy",
         choices=("repeat", "reject"),
-        default="repeat",
+        default=frames["short_video"],
         help="video with fewer frames than --frames: repeat frames evenly, or refuse it",
     )
     parser.add_argument(
@@ -54,25 +70,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse a picture larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
+        default=frames["max_image_pixels"],
+        help="refuse a picture larger than this many pixels "
+        f"(default {frames['max_image_pixels']}, frames.max_image_pixels)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
-    if args.size is not None and args.size < 1:
-        raise ValueError(f"--size must be >= 1, got {args.size}")
-    kind = guess_kind(args.input) if args.kind == "auto" else args.kind
-    options = FrameOptions(
-        per_video=args.frames,
-        size=args.size or (256 if args.face else None),
-        short_video=args.short_policy,
-        max_image_pixels=args.max_pixels,
-        face=args.face,
-        no_face=args.no_face,
+    if args.no_resize and args.face:
+        raise ValueError("--no-resize keeps whole frames; a --face crop is always resized")
+    # Checked as a config's frames section is: the same ranges, messages naming the key.
+    options = FrameOptions.from_config(
+        {
+            "per_video": args.frames,
+            "size": args.size,
+            "short_video": args.short_policy,
+            "max_image_pixels": args.max_pixels,
+            "face": args.face,
+            "no_face": args.no_face,
+        }
     )
+    if args.no_resize:
+        options = dataclasses.replace(options, size=None)
+    kind = guess_kind(args.input) if args.kind == "auto" else args.kind
     try:
         extracted = take_frames(args.input, kind, options)
     except RejectedInput as e:

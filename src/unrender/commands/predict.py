@@ -96,7 +96,7 @@ def decompose_file(
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
-    options = FrameOptions.from_mapping(preprocess["frames"])  # as the run's frame stage
+    options = FrameOptions.from_config(preprocess["frames"])  # as the run's frame stage
     try:
         extracted = take_frames(path, video.guess_kind(path), options)
     except RejectedInput as e:

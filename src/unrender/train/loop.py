@@ -15,7 +15,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,33 +49,33 @@ _ODD_IN_X = torch.tensor([3 * j + c for j in (3, 4, 7) for c in range(3)])
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """The ``train`` config section (see config/schema.yaml) plus the run's seed."""
+    """The ``train`` config section (see src/unrender/schema.yaml, which holds the defaults),
+    flattened, plus the run's seed."""
 
-    arch: str = "resnet18"
-    pretrained: str = "none"
-    image_size: int = 64
-    epochs: int = 4
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    flip: bool = True
-    jpeg_quality: int | None = None
-    device: str = "auto"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    seed: int = 0
+    arch: str
+    pretrained: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    flip: bool
+    jpeg_quality: int | None
+    device: str
+    val_fraction: float
+    test_fraction: float
+    seed: int
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any], seed: int) -> TrainOptions:
-        """From the validated ``train`` section (nested ``augment`` and ``split``)."""
-        flat = {k: v for k, v in train.items() if k not in ("augment", "split")}
-        augment = train.get("augment", {})
-        split = train.get("split", {})
-        flat.update({k: augment[k] for k in ("flip", "jpeg_quality") if k in augment})
-        flat.update({f"{k}_fraction": split[k] for k in ("val", "test") if k in split})
-        unknown = flat.keys() - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown train option(s): {', '.join(sorted(unknown))}")
+        """From a ``train`` section (nested ``augment`` and ``split``): validated, missing keys
+        from the schema's defaults; unknown keys raise :class:`unrender.config.ConfigError`."""
+        from unrender.config import section
+
+        full = section("train", train)
+        flat = {k: v for k, v in full.items() if k not in ("augment", "split")}
+        flat.update(full["augment"])
+        flat.update({f"{k}_fraction": v for k, v in full["split"].items()})
         return cls(**flat, seed=seed)
 
 
