@@ -11,7 +11,7 @@ import pytest
 
 from unrender import cli
 
-SHARED_IRN = Path(__file__).resolve().parents[1] / ".." / "shared" / "irn"
+CHECKPOINT_WRITER = Path(__file__).resolve().parent / "irn_checkpoint.py"
 
 
 @pytest.fixture(scope="session")
@@ -23,11 +23,11 @@ def tf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], P
     def get(seed: int) -> Path:
         if seed not in cache:
             folder = tmp_path_factory.mktemp(f"irn_seed{seed}")
-            script = SHARED_IRN / "make_test_checkpoint.py"
+            # Written by TensorFlow in a process of its own (the script also runs by hand).
             subprocess.run(
                 [
                     sys.executable,
-                    str(script),
+                    str(CHECKPOINT_WRITER),
                     "--out",
                     str(folder / "model.ckpt"),
                     "--seed",

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from unrender.irn.model import ConvBlock, InverseRenderNet, tf_variable_name
 from unrender.irn.resize import resize_bilinear_legacy
 
-VARIABLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "irn" / "variables.json"
+VARIABLES = Path(__file__).resolve().parent / "fixtures" / "irn" / "variables.json"
 
 
 def test_parameters_map_one_to_one_onto_tf_variables() -> None:
@@ -129,3 +129,28 @@ def test_legacy_resize_gives_the_same_values_in_both_memory_formats() -> None:
     channels_last = resize_bilinear_legacy(x.to(memory_format=torch.channels_last), (25, 34))
     assert channels_last.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(channels_last, plain, rtol=0, atol=0)
+
+
+def test_test_checkpoint_values_follow_their_spec() -> None:
+    from tests.irn_checkpoint import variable_values
+
+    spec = json.loads(VARIABLES.read_text())
+    values = variable_values(0)
+    assert list(values) == [v["name"] for v in spec["variables"]]
+    assert sum(v.size for v in values.values()) == spec["total_parameters"]
+    assert all(v.dtype == np.float32 for v in values.values())
+    again, other = variable_values(0), variable_values(1)
+    assert all(np.array_equal(values[k], again[k]) for k in values)
+    assert not np.array_equal(
+        values["inverserendernet/conv1/weights"], other["inverserendernet/conv1/weights"]
+    )
+    for name, v in values.items():
+        if name.endswith("/weights"):
+            cin = v.shape[2]
+            if v.size > 10_000:  # enough draws for the spread to show
+                assert v.mean() == pytest.approx(0, abs=0.05 * np.sqrt(2 / (9 * cin)))
+                assert v.std() == pytest.approx(np.sqrt(2 / (9 * cin)), rel=0.05)
+        elif name.endswith("/scale"):
+            assert v.min() >= 0.9 and v.max() <= 1.1
+        else:
+            assert v.min() >= -0.1 and v.max() <= 0.1
