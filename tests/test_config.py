@@ -214,3 +214,30 @@ def test_a_configfile_is_not_merged_with_config_yaml(tmp_path: Path) -> None:
     proc = _dry_run(tmp_path, tiny_synth_config("x"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "results/x/" in proc.stdout and "results/main" not in proc.stdout
+
+
+def _schema_keys(props: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> schema node of every leaf (an object without properties is a leaf)."""
+    out: dict[str, Any] = {}
+    for name, sub in props.items():
+        if sub.get("type") == "object" and "properties" in sub:
+            out.update(_schema_keys(sub["properties"], f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = sub
+    return out
+
+
+def test_config_readme_lists_every_key_with_the_schema_default() -> None:
+    rows = {}
+    for line in (REPO / "config" / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    keys = _schema_keys(config.schema()["properties"])
+    assert set(rows) == set(keys)
+    for key, node in keys.items():
+        if "default" in node:
+            written = yaml.safe_load(rows[key].strip("`"))
+            assert written == node["default"], (key, rows[key], node["default"])
+        else:
+            assert rows[key].startswith("required"), key
