@@ -4,6 +4,7 @@ from pathlib import Path
 
 from unrender import manifest
 from unrender.config import ConfigError, check_run, validate
+from unrender.config import backend_options as _backend_options
 from unrender.modalities import MODALITIES
 
 # One line naming the key, before any job runs (validate fills the schema's defaults).
@@ -134,12 +135,4 @@ DATA_OUTPUTS = [
 
 def backend_options():
     """Keyword options of the configured modality backend."""
-    if config["modalities"]["backend"] == "irn":
-        irn = config["irn"]
-        return {
-            "weights": irn["weights"],
-            "mode": irn["mode"],
-            "device": irn["device"],
-            "batch_size": config["modalities"]["batch_size"],
-        }
-    return {}
+    return _backend_options(config)

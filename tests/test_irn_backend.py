@@ -115,3 +115,21 @@ def test_backend_rejects_bad_options_and_inputs(random_weights: Path) -> None:
         backend.decompose(np.zeros((1, 8, 8, 3), np.float32))
     empty = backend.decompose(np.zeros((0, 8, 9, 3), np.uint8))
     assert empty["albedo"].shape == (0, 8, 9, 3) and empty["lighting"].shape == (0, 9, 3)
+
+
+def test_modalities_batch_size_is_the_irn_backends_batch(random_weights: Path) -> None:
+    from unrender.config import backend_options, validate
+
+    def configured(batch_size: int | None) -> object:
+        cfg = validate(
+            {
+                "run": "b",
+                "dataset": {"kind": "synth"},
+                "modalities": {"backend": "irn", "batch_size": batch_size},
+                "irn": {"weights": str(random_weights), "device": "cpu"},
+            }
+        )
+        return get_backend("irn", **backend_options(cfg))
+
+    assert configured(5).batch_size == 5
+    assert configured(None).batch_size == 2  # the backend's own CPU batch

@@ -118,6 +118,20 @@ def default(name: str, key: str) -> Any:
     return section(name)[key]
 
 
+def backend_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options of the configured modality backend (``unrender.modalities.get_backend``)
+    from a validated config; ``modalities.batch_size`` is the irn backend's batch too."""
+    if config["modalities"]["backend"] == "irn":
+        irn = config["irn"]
+        return {
+            "weights": irn["weights"],
+            "mode": irn["mode"],
+            "device": irn["device"],
+            "batch_size": config["modalities"]["batch_size"],
+        }
+    return {}
+
+
 def check_run(config: Mapping[str, Any]) -> None:
     """What a validated config needs beyond its schema, checked before any job runs: the
     files it names exist and the split fractions leave a training split.
