@@ -55,7 +55,7 @@ def test_clips_without_a_face_are_counted_in_the_data_summary(
     assert extract_shard(
         tmp_path / "shard.tsv",
         tmp_path,
-        FrameOptions(per_video=2, size=32, face=True),
+        FrameOptions.from_config({"per_video": 2, "size": 32, "face": True}),
         tmp_path / "frames",
         paths["accepted"],
         paths["index"],

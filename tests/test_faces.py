@@ -137,7 +137,7 @@ def test_faces_that_fill_the_frame_are_found_on_a_padded_retry(name: str, fill: 
     (box,) = faces.detect_faces(crop[None])
     assert is_hit(box, reference), (box, reference)
     # The crop the workflow takes is then the face's, not the centre fallback.
-    assert not faces.face_crops(crop[None], faces.FaceOptions(size=64)).fallback
+    assert not faces.face_crops(crop[None], faces.FaceOptions.from_config({"size": 64})).fallback
 
 
 def test_pad_frame_borders_with_the_mean_colour() -> None:
