@@ -25,6 +25,8 @@ SEPARATORS = {"&&", "||", ";", "|", "(", ")", "&"}
 #: pip install options followed by a value that is not a requirement.
 PIP_VALUE_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-f", "--find-links", "-i"}
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+#: A Dockerfile ``RUN --mount=type=bind,...`` (spython keeps it at the start of an install line).
+BIND_MOUNT = re.compile(r"^--mount=type=bind,(\S+)")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,17 @@ def one_stage(recipe: dict[str, Any], path: Path) -> Any:
     return next(iter(recipe.values()))
 
 
+def bind_mounts(lines: list[str]) -> set[tuple[str, str]]:
+    """(source, target) of each ``RUN --mount=type=bind`` of a Dockerfile: like a .def's
+    %files entry that %post deletes, the build sees them and the image does not keep them."""
+    found = set()
+    for line in lines:
+        if m := BIND_MOUNT.match(line.strip()):
+            options = dict(option.split("=", 1) for option in m.group(1).split(","))
+            found.add((options.get("source", "."), options["target"]))
+    return found
+
+
 def docker_contents(path: Path) -> Contents:
     stage = one_stage(DockerParser(str(path)).recipe, path)
     # spython puts Dockerfile ARG and ENV defaults into .install as NAME=value lines.
@@ -104,7 +117,7 @@ def docker_contents(path: Path) -> Contents:
     files = {
         (src, posixpath.join(dst, posixpath.basename(src)) if dst.endswith("/") else dst)
         for src, dst in stage.files
-    }
+    } | bind_mounts(stage.install)
     return Contents(
         stage.fromHeader,
         frozenset(apt),
