@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 from unrender import manifest
 from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
@@ -136,3 +138,11 @@ DATA_OUTPUTS = [
 def backend_options():
     """Keyword options of the configured modality backend."""
     return _backend_options(config)
+
+
+def apptainer_dir():
+    """Snakemake's folder of pulled images when jobs run in containers (--sdm apptainer),
+    else None. Only valid once jobs run (the persistence layer exists then)."""
+    if DeploymentMethod.APPTAINER not in workflow.deployment_settings.deployment_method:
+        return None
+    return workflow.persistence.container_img_path

@@ -1,7 +1,8 @@
 # results/{run}/provenance.json: written last, after every other target of `rule all`, so its
 # file hashes cover the finished run; `unrender verify results/{run}` checks them later.
 # The git state and image ids are taken on the submitting host (a params function runs
-# there); hashing the files may run anywhere.
+# there, when the job is scheduled: after Snakemake has pulled the images); hashing the
+# files may run anywhere.
 
 #: The provenance target; `rule all` lists it beside the other final outputs.
 PROVENANCE = [f"{OUT}/provenance.json"]
@@ -32,7 +33,9 @@ rule provenance:
     params:
         config=config,
         manifest=raw_manifest(),
-        context=lambda wildcards: host_context(workflow.basedir, config["containers"]),
+        context=lambda wildcards: host_context(
+            workflow.basedir, config["containers"], apptainer_dir=apptainer_dir()
+        ),
         started=STARTED_FILE,
     container:
         config["containers"]["torch"]

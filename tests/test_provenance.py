@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -14,8 +15,10 @@ from unrender import cli
 from unrender.provenance import (
     build,
     config_sha256,
+    container_lines,
     file_hashes,
     host_context,
+    image_file,
     read,
     sha256_file,
     verify,
@@ -56,10 +59,35 @@ def test_record_holds_hashes_of_results_only_and_the_run_context(tmp_path: Path)
     assert record["config_sha256"] == config_sha256(CONFIG)
     assert len(record["git"]["commit"] or "0" * 40) == 40
     assert record["packages"]["unrender"] is not None
-    assert record["containers"]["torch"] == {"uri": "images/torch.sif", "id": None}
+    assert record["containers"]["torch"] == {"uri": "images/torch.sif", "id": None, "ran_in": None}
     assert record["manifest"]["sha256"] == sha256_file(tmp_path / "manifest.tsv")
     assert record["started"] <= record["finished"]
     assert verify(run_dir) == []
+
+
+def test_the_image_the_rules_ran_in_is_the_file_apptainer_was_given(tmp_path: Path) -> None:
+    uri = "docker://unrender/torch:0.1.0"
+    pulled = image_file(uri, tmp_path, tmp_path / "img")
+    # Snakemake names a pulled image after the MD5 of its URI (deployment/singularity.py).
+    assert pulled == tmp_path / "img" / f"{hashlib.md5(uri.encode()).hexdigest()}.simg"
+    assert image_file("file://images/t.sif", tmp_path, tmp_path / "img") == (
+        tmp_path / "images" / "t.sif"
+    )
+    pulled.parent.mkdir()
+    pulled.write_bytes(b"image bytes")
+    containers = {"torch": uri, "irn_tf1": "docker://unrender/irn-tf1:0.1.0"}
+    inside = host_context(REPO, containers, tmp_path, tmp_path / "img")["containers"]
+    assert inside["torch"]["ran_in"] == {
+        "path": str(pulled),
+        "sha256": f"sha256:{hashlib.sha256(b'image bytes').hexdigest()}",
+    }
+    assert inside["irn_tf1"]["ran_in"] is None  # no job pulled it
+    on_host = host_context(REPO, containers, tmp_path)["containers"]
+    assert on_host["torch"]["ran_in"] is None
+    lines = container_lines({"containers": inside})
+    assert lines[0].startswith("irn_tf1: docker://unrender/irn-tf1:0.1.0 ")
+    assert "no rule ran in it" in lines[0]
+    assert lines[1].endswith(f"the rules ran in {pulled} ({inside['torch']['ran_in']['sha256']})")
 
 
 def test_config_hash_ignores_key_order_but_not_values() -> None:

@@ -129,33 +129,78 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return versions
 
 
-def image_id(uri: str, workdir: str | os.PathLike[str] = ".") -> dict[str, str | None]:
-    """``{"uri": uri, "id": ...}`` of a container image.
+def image_file(
+    uri: str, workdir: str | os.PathLike[str], apptainer_dir: str | os.PathLike[str]
+) -> Path:
+    """The file Snakemake's ``--sdm apptainer`` hands to ``apptainer exec`` for ``uri``.
 
-    ``docker://REF``: the ``docker image inspect`` id when a Docker engine answers, else None.
-    A local image file (``x.sif``, ``file://x.sif``, relative to ``workdir``): ``sha256:`` of
-    its bytes, else None.
+    A local image (``x.sif``, ``file://x.sif``) is that file, relative to ``workdir``; any
+    other URI (``docker://REF``) is the copy Snakemake pulled once,
+    ``apptainer_dir/<md5 of the URI>.simg``, and never pulls again: that copy, not the
+    registry's current image, is what the rules ran in.
     """
+    if "://" not in uri or uri.startswith("file://"):
+        return Path(workdir) / uri.removeprefix("file://")
+    digest = hashlib.md5(uri.encode(), usedforsecurity=False).hexdigest()
+    return Path(apptainer_dir) / f"{digest}.simg"
+
+
+def image_id(
+    uri: str,
+    workdir: str | os.PathLike[str] = ".",
+    apptainer_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """``{"uri": uri, "id": ..., "ran_in": ...}`` of a container image.
+
+    ``id``: for ``docker://REF`` the ``docker image inspect`` id when a Docker engine answers,
+    else None; for a local image file (relative to ``workdir``) ``sha256:`` of its bytes, else
+    None. ``ran_in``: ``{"path": the image file of :func:`image_file`, "sha256": "sha256:"
+    of its bytes}`` when the rules ran with ``--sdm apptainer`` (``apptainer_dir`` given) and
+    that file exists; None when no rule ran in the image (on the host, or not pulled).
+    """
+    ident = None
     if uri.startswith("docker://"):
-        ident = None
         if shutil.which("docker"):
             ident = _run(["docker", "image", "inspect", "--format", "{{.Id}}", uri[9:]])
-        return {"uri": uri, "id": ident or None}
-    path = Path(workdir) / uri.removeprefix("file://")
-    return {"uri": uri, "id": f"sha256:{sha256_file(path)}" if path.is_file() else None}
+    else:
+        path = Path(workdir) / uri.removeprefix("file://")
+        ident = f"sha256:{sha256_file(path)}" if path.is_file() else None
+    ran_in = None
+    if apptainer_dir is not None:
+        path = image_file(uri, workdir, apptainer_dir)
+        if path.is_file():
+            ran_in = {"path": str(path), "sha256": f"sha256:{sha256_file(path)}"}
+    return {"uri": uri, "id": ident or None, "ran_in": ran_in}
 
 
 def host_context(
     repo: str | os.PathLike[str],
     containers: Mapping[str, str],
     workdir: str | os.PathLike[str] = ".",
+    apptainer_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """What only the submitting host can tell: the workflow checkout's git state (``repo``)
-    and the id of each configured container image (URIs relative to ``workdir``)."""
+    and each configured container image (URIs relative to ``workdir``; ``apptainer_dir``
+    is Snakemake's image folder when it runs rules with ``--sdm apptainer``, else None)."""
     return {
         "git": git_state(repo),
-        "containers": {name: image_id(uri, workdir) for name, uri in sorted(containers.items())},
+        "containers": {
+            name: image_id(uri, workdir, apptainer_dir) for name, uri in sorted(containers.items())
+        },
     }
+
+
+def container_lines(record: Mapping[str, Any]) -> list[str]:
+    """One line per container image of a provenance record: what the rules ran in."""
+    lines = []
+    for name, image in sorted((record.get("containers") or {}).items()):
+        ran_in = image.get("ran_in")
+        if ran_in is None:
+            where = "no rule ran in it (no --sdm apptainer, or no job of the run used it)"
+        else:
+            where = f"the rules ran in {ran_in['path']} ({ran_in['sha256']})"
+        lines.append(f"{name}: {image['uri']} (id {image.get('id') or 'unknown'}), {where}")
+    return lines
 
 
 def build(

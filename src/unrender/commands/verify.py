@@ -2,6 +2,8 @@
 
 Recomputes the SHA-256 of every result file and prints each difference (modified, missing,
 extra file) on stderr. Exits 0 when the run is exactly as it was written, 1 otherwise.
+Either way it then lists the container images the record names and which of them the rules
+ran in (with that image file's SHA-256).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from unrender.provenance import PROVENANCE_FILE, read, verify
+from unrender.provenance import PROVENANCE_FILE, container_lines, read, verify
 
 HELP = "check a run folder against its provenance.json (file hashes, config)"
 
@@ -23,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     differences = verify(args.run_dir)
+    images = [f"  container {line}" for line in container_lines(read(args.run_dir))]
     if differences:
         print(
             f"unrender verify: {args.run_dir} differs from its {PROVENANCE_FILE} "
@@ -31,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
         )
         for line in differences:
             print(f"  {line}", file=sys.stderr)
+        for line in images:
+            print(line, file=sys.stderr)
         return 1
     n_files = len(read(args.run_dir)["files"])
     print(f"unrender verify: {args.run_dir}: OK, {n_files} files match {PROVENANCE_FILE}")
+    for line in images:
+        print(line)
     return 0
