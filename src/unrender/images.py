@@ -68,15 +68,14 @@ def torch_context(
     """Fill ``context/wheels`` for containers/torch/Dockerfile from the checkout ``repo``;
     return its pins.
 
-    ``cache`` keeps the downloaded and built wheels between calls (pip skips those already
-    there; ~3 GB). ``constraints`` is a pip constraints file (e.g. a ``pip freeze`` of the
-    host), to build the image with the versions of a given environment.
+    ``cache`` is where pip downloads and builds the wheels (~3 GB; the context then takes
+    exactly the ones this resolution needs, whatever else the folder holds). ``constraints``
+    is a pip constraints file (e.g. a ``pip freeze`` of the host), to build the image with
+    the versions of a given environment.
     """
     check_interpreter()
     requirements = runtime_requirements(repo / "pyproject.toml")
     cache.mkdir(parents=True, exist_ok=True)
-    for stale in cache.glob("unrender-*.whl"):
-        stale.unlink()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     # `pip wheel` rather than `pip download`: it also builds the few dependencies that
     # publish only sources (e.g. connection_pool), which `download --only-binary` refuses.
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cache",
         type=Path,
         default=Path("build/wheel-cache"),
-        help="folder keeping downloaded wheels between calls (default: %(default)s)",
+        help="folder pip downloads and builds the wheels into (default: %(default)s)",
     )
     parser.add_argument("--constraints", type=Path, help="pip constraints file, e.g. a pip freeze")
     args = parser.parse_args(argv)
