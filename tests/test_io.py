@@ -26,3 +26,48 @@ def test_tsv_and_image_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_image(tmp_path / "i.png"), rgb)
     with pytest.raises(TypeError):
         write_image(tmp_path / "f.png", rgb.astype(np.float32))
+
+
+def test_results_follow_the_umask_so_colleagues_can_read_them(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_tsv(tmp_path / "shared.tsv", [{"x": 1}], ["x"])
+        os.umask(0o077)
+        write_tsv(tmp_path / "private.tsv", [{"x": 1}], ["x"])
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.tsv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.tsv").stat().st_mode & 0o777 == 0o600
+
+
+def test_tsv_quotes_are_ordinary_characters_both_ways(tmp_path: Path) -> None:
+    rows = [{"a": '"start', "b": 'mid"dle'}, {"a": "next", "b": '""'}]
+    write_tsv(tmp_path / "q.tsv", rows, ["a", "b"])
+    assert (tmp_path / "q.tsv").read_text() == 'a\tb\n"start\tmid"dle\nnext\t""\n'
+    assert read_tsv(tmp_path / "q.tsv") == rows
+    with pytest.raises(ValueError, match="tab or line break"):
+        write_tsv(tmp_path / "t.tsv", [{"a": "x\ty"}], ["a"])
+
+
+def test_tsv_bom_crlf_and_blank_lines_are_read_alike(tmp_path: Path) -> None:
+    p = tmp_path / "m.tsv"
+    p.write_bytes(b"\xef\xbb\xbfa\tb\r\n1\t2\r\n   \r\n\r\n\t\n3\t4\n")
+    assert read_tsv(p) == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"a\tb\n1\t\xe9t\xe9\n", r"m\.tsv: line 2 is not UTF-8"),
+        (b"a\ta\n1\t2\n", r"m\.tsv: column\(s\) a named twice"),
+        (b"a\tb\n1\t2\t3\n", r"m\.tsv: line 2 has 3 tab-separated fields, the header has 2"),
+        (b"", r"m\.tsv: empty file"),
+    ],
+)
+def test_malformed_tsv_is_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    p = tmp_path / "m.tsv"
+    p.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_tsv(p)

@@ -1,13 +1,18 @@
-"""Atomic file writes and image/array I/O.
+"""Atomic file writes, TSV tables and image/array I/O.
 
 Every result file is written to a temporary sibling and renamed into place, so a killed
-job never leaves a truncated output that a rerun would mistake for a finished one.
+job never leaves a truncated output that a rerun would mistake for a finished one. Its
+mode follows the umask, as a plain ``open`` would: colleagues on a shared cluster can read
+results when the umask lets them.
+
+A TSV here is UTF-8 text (a leading byte-order mark is allowed), one record per ``\n``
+line (a trailing ``\r`` is dropped), fields split at tabs and taken literally: no quoting,
+so a ``"`` is an ordinary character. Lines that are empty or only whitespace are skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,12 +23,21 @@ import cv2
 import numpy as np
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    # mkstemp makes the file 0600 whatever the umask; give it the mode open() would.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -41,21 +55,74 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         yield f
 
 
+def _tsv_field(path: str | os.PathLike[str], column: str, value: Any) -> str:
+    text = str(value)
+    if "\t" in text or "\n" in text or "\r" in text:
+        raise ValueError(f"{path}: value of {column!r} holds a tab or line break: {text!r}")
+    return text
+
+
 def write_tsv(
     path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
 ) -> None:
-    """Write ``rows`` as a tab-separated file with a header, atomically."""
+    """Write ``rows`` as a tab-separated file with a header, atomically; no quoting.
+
+    A missing value is written empty; a value holding a tab or line break is a ValueError.
+    """
+    columns = list(columns)
     with atomic_open(path) as f:
-        w = csv.DictWriter(f, fieldnames=list(columns), delimiter="\t", lineterminator="\n")
-        w.writeheader()
+        f.write("\t".join(_tsv_field(path, "header", c) for c in columns) + "\n")
         for row in rows:
-            w.writerow({c: row.get(c, "") for c in columns})
+            fields = (_tsv_field(path, c, row.get(c, "")) for c in columns)
+            f.write("\t".join(fields) + "\n")
+
+
+def tsv_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each non-blank line of a TSV, the header first.
+
+    Raises ValueError naming the file and line for text that is not UTF-8.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: line {line} is not UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield number, line.removesuffix("\r").split("\t")
+
+
+def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows (dicts, all values str) of a tab-separated file.
+
+    Raises ValueError naming the file (and line) for an empty file, a column named twice in
+    the header, or a line whose field count differs from the header's.
+    """
+    lines = tsv_lines(path)
+    first = next(lines, None)
+    if first is None:
+        raise ValueError(f"{path}: empty file, expected a header line")
+    header = first[1]
+    named_twice = sorted({c for c in header if header.count(c) > 1})
+    if named_twice:
+        raise ValueError(f"{path}: column(s) {', '.join(named_twice)} named twice in the header")
+    rows = []
+    for number, fields in lines:
+        if len(fields) != len(header):
+            raise ValueError(
+                f"{path}: line {number} has {len(fields)} tab-separated fields, "
+                f"the header has {len(header)}"
+            )
+        rows.append(dict(zip(header, fields, strict=True)))
+    return header, rows
 
 
 def read_tsv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """Read a tab-separated file with a header into a list of dicts (all values str)."""
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    """The rows of a tab-separated file with a header (see :func:`read_table`)."""
+    return read_table(path)[1]
 
 
 def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:

@@ -30,8 +30,12 @@ class Rejection:
 
 
 def write(path: str | os.PathLike[str], rejections: Iterable[Rejection]) -> None:
-    """Write rejections as a TSV (header only when there are none), atomically."""
-    write_tsv(path, [asdict(r) for r in rejections], COLUMNS)
+    """Write rejections as a TSV (header only when there are none), atomically.
+
+    A reason spanning lines (a decoder's message, say) is written on one line.
+    """
+    rows = [{**asdict(r), "reason": " ".join(r.reason.split())} for r in rejections]
+    write_tsv(path, rows, COLUMNS)
 
 
 def read(path: str | os.PathLike[str]) -> list[Rejection]:
