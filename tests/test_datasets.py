@@ -18,9 +18,10 @@ from unrender.datasets.common import root_relative, safe_id
 
 
 def _touch(root: Path, rel: str) -> None:
-    """A placeholder video: adapters list files, they never decode them."""
+    """A placeholder video: adapters list files, they never decode them. Its bytes are its
+    name, so no two placeholders are one file to the manifest's duplicate check."""
     (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(b"")
+    (root / rel).write_bytes(rel.encode())
 
 
 def _h264(path: Path, n_frames: int = 3) -> None:
@@ -430,6 +431,22 @@ def test_safe_id_gives_valid_sample_ids() -> None:
     assert safe_id("fake/a b.mp4") == "fake_a_b.mp4"
     assert safe_id("__x") == "x"
     assert safe_id("/abs/ü.mp4") == "abs_.mp4"
+
+
+def test_safe_id_shortens_long_ids_deterministically(tmp_path: Path) -> None:
+    nested = "/".join(["a_rather_long_folder_name"] * 10)  # 259 characters
+    short = safe_id(nested)
+    assert len(short) == manifest.MAX_SAMPLE_ID
+    assert short == safe_id(nested)
+    assert short.startswith("a_rather_long_folder_name_a_rather")
+    assert safe_id(nested + "x") != short
+    # A folder dataset with nested folders gives ids the manifest accepts.
+    _touch(tmp_path, f"{nested}/clip.mp4")
+    (tmp_path / "labels.csv").write_text(f"path,label\n{nested}/clip.mp4,1\n")
+    rows = build_manifest("folder", tmp_path)
+    assert len(rows[0]["sample_id"]) <= manifest.MAX_SAMPLE_ID
+    _, refusals = manifest.validate(rows, tmp_path)
+    assert refusals == []
 
 
 def test_unknown_dataset_and_option_are_named(tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ from unrender import manifest
 from unrender.datasets import ffhq
 
 
-def _touch(path: Path, data: bytes = b"png") -> Path:
-    """The adapter never opens images, so any bytes do."""
+def _touch(path: Path, data: bytes | None = None) -> Path:
+    """The adapter never opens images, so any bytes do; by default the path's, so no two
+    placeholders are one file to the manifest's duplicate check."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    path.write_bytes(str(path).encode() if data is None else data)
     return path
 
 

@@ -25,8 +25,8 @@ def _row(sid: str, path: str, label: str = "0", kind: str = "video", split: str 
 def root(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     data.mkdir()
-    for name in ("a.mp4", "b.mp4", "c.png"):
-        (data / name).write_bytes(b"x")
+    for name in ("a.mp4", "b.mp4", "c.png", *(f"s{i}.mp4" for i in range(5))):
+        (data / name).write_bytes(name.encode())  # distinct contents: distinct files
     (tmp_path / "outside.mp4").write_bytes(b"x")
     (data / "folder").mkdir()
     return data
@@ -76,7 +76,7 @@ def test_missing_column_names_the_file(tmp_path: Path) -> None:
 
 
 def test_shards_are_positional_blocks(root: Path, tmp_path: Path) -> None:
-    rows = [_row(f"s{i}", "a.mp4") for i in range(5)]
+    rows = [_row(f"s{i}", f"s{i}.mp4") for i in range(5)]
     rows[1]["label"] = "x"  # refused: the block boundaries must not move
     m = tmp_path / "manifest.tsv"
     write_tsv(m, rows, manifest.COLUMNS)
@@ -95,3 +95,73 @@ def test_split_manifest_refuses_a_changed_manifest(root: Path, tmp_path: Path) -
     write_tsv(m, [_row("a", "a.mp4")], manifest.COLUMNS)
     with pytest.raises(ValueError, match="1 shards of 4, but 2 shard files"):
         split_manifest(m, root, [tmp_path / "x.tsv", tmp_path / "y.tsv"], tmp_path / "r.tsv", 4)
+
+
+def test_a_header_only_manifest_has_no_rows(tmp_path: Path) -> None:
+    p = tmp_path / "m.tsv"
+    write_tsv(p, [], manifest.COLUMNS)
+    with pytest.raises(ValueError, match=r"m\.tsv: the manifest has no rows"):
+        manifest.count_rows(p)
+
+
+def test_count_and_read_agree_on_blank_lines(root: Path, tmp_path: Path) -> None:
+    p = tmp_path / "m.tsv"
+    write_tsv(p, [_row(f"s{i}", f"s{i}.mp4") for i in range(3)], manifest.COLUMNS)
+    lines = p.read_text().splitlines(keepends=True)
+    p.write_text(lines[0] + lines[1] + "   \n" + "\r\n" + lines[2] + " \t \n" + lines[3])
+    assert manifest.count_rows(p) == len(manifest.read(p)) == 3
+    shards = [tmp_path / f"{s}.tsv" for s in manifest.shard_ids(3, 1)]
+    assert split_manifest(p, root, shards, tmp_path / "rej.tsv", 1) == (3, 0)
+
+
+def test_extra_columns_are_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = tmp_path / "m.tsv"
+    write_tsv(p, [{**_row("a", "a.mp4"), "notes": "n"}], [*manifest.COLUMNS, "notes"])
+    assert manifest.read(p) == [_row("a", "a.mp4")]
+    assert "ignoring column(s) notes" in caplog.text
+
+
+def test_long_sample_id_is_refused_with_its_length(root: Path) -> None:
+    long_id = "x" * (manifest.MAX_SAMPLE_ID + 1)
+    rows = [_row(long_id, "a.mp4"), _row("x" * manifest.MAX_SAMPLE_ID, "b.mp4")]
+    samples, refusals = manifest.validate(rows, root)
+    assert samples[1] is not None
+    assert [(r.sample_id, r.stage) for r in refusals] == [(long_id, "manifest")]
+    assert f"{manifest.MAX_SAMPLE_ID + 1} characters long" in refusals[0].reason
+
+
+def test_one_file_under_two_rows_keeps_the_first_valid_one(root: Path) -> None:
+    (root / "link.mp4").symlink_to(root / "a.mp4")
+    (root / "hard.mp4").hardlink_to(root / "b.mp4")
+    (root / "copy.mp4").write_bytes((root / "s0.mp4").read_bytes())
+    rows = [
+        _row("bad", "a.mp4", label="7"),  # refused for its label: it does not claim a.mp4
+        _row("first", "a.mp4", split="train"),
+        _row("again", "./a.mp4", split="test"),
+        _row("symlink", "link.mp4"),
+        _row("b", "b.mp4"),
+        _row("hardlink", "hard.mp4"),
+        _row("s0", "s0.mp4"),
+        _row("copy", "copy.mp4"),
+    ]
+    samples, refusals = manifest.validate(rows, root)
+    assert [s.sample_id for s in samples if s] == ["first", "b", "s0"]
+    reasons = {r.sample_id: r.reason for r in refusals}
+    assert reasons.keys() == {"bad", "again", "symlink", "hardlink", "copy"}
+    assert reasons["again"].startswith("the same file of sample_id 'first'")
+    assert reasons["symlink"].startswith("the same file of sample_id 'first'")
+    assert reasons["hardlink"].startswith("a hard link to the file of sample_id 'b'")
+    assert reasons["copy"].startswith("a file identical to the file of sample_id 's0'")
+
+
+def test_fingerprint_sees_both_ends_of_a_large_file(tmp_path: Path) -> None:
+    block = manifest.FINGERPRINT_BLOCK
+    body = bytes(3 * block)
+    (tmp_path / "a").write_bytes(body)
+    (tmp_path / "b").write_bytes(body[:-1] + b"\x01")
+    (tmp_path / "c").write_bytes(body[:block] + b"\x01" + body[block + 1 :])
+    a, b, c = (manifest.fingerprint(tmp_path / n) for n in "abc")
+    assert a != b  # the last block differs
+    assert a == c  # the middle is not read: cheap, and said so in the docstring

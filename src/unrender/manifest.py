@@ -2,7 +2,8 @@
 
 A manifest is a TSV with the header ``sample_id, path, label, group, split, kind, source``:
 
-- ``sample_id``: unique, ``[A-Za-z0-9][A-Za-z0-9_.-]*`` (it becomes a folder name).
+- ``sample_id``: unique, ``[A-Za-z0-9][A-Za-z0-9_.-]*``, at most :data:`MAX_SAMPLE_ID`
+  characters (it becomes a folder name).
 - ``path``: the video or image, relative to the dataset root (absolute paths and paths that
   leave the root are refused unless ``allow_outside_root``).
 - ``label``: ``0`` real, ``1`` fake.
@@ -12,12 +13,20 @@ A manifest is a TSV with the header ``sample_id, path, label, group, split, kind
 - ``kind``: ``video`` or ``image``.
 - ``source``: free text (dataset, manipulation method, ...).
 
+The file is read by :func:`unrender.io.read_table`: UTF-8 (a byte-order mark is fine),
+tabs only, no quoting, blank lines skipped. Columns beyond these are ignored with a warning.
+One file may appear under one row only: a later row with the same file (same resolved path,
+a hard link to it, or the same size and first and last :data:`FINGERPRINT_BLOCK` bytes) is
+refused, since the two rows could fall into different splits.
+
 Shards are consecutive blocks of ``shard_size`` rows in manifest order, so the number of
 shards is known from the row count alone, before any row is validated.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 from collections import Counter
@@ -25,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unrender.io import read_tsv, write_tsv
+from unrender.io import read_table, read_tsv, write_tsv
 from unrender.rejected import Rejection
 
 COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "group", "split", "kind", "source")
@@ -33,6 +42,12 @@ SPLITS: frozenset[str] = frozenset({"train", "val", "test", ""})
 KINDS: frozenset[str] = frozenset({"video", "image"})
 _SAMPLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 STAGE = "manifest"
+#: Longest sample_id: it names a folder and, with a suffix, files (255 bytes on most systems).
+MAX_SAMPLE_ID = 128
+#: Bytes read from each end of a file for its content fingerprint.
+FINGERPRINT_BLOCK = 65536
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,19 +64,25 @@ class Sample:
 
 
 def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """Read a manifest TSV; raise ValueError naming the file if columns are missing."""
-    with open(path, newline="") as f:
-        header = f.readline().rstrip("\r\n").split("\t")
+    """Read a manifest TSV; ValueError naming the file if it is malformed or has no rows.
+
+    Columns that are not in :data:`COLUMNS` are dropped with a logged warning.
+    """
+    header, rows = read_table(path)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ValueError(f"{path}: manifest lacks column(s) {', '.join(missing)}; need {COLUMNS}")
-    return read_tsv(path)
+    if not rows:
+        raise ValueError(f"{path}: the manifest has no rows (only a header)")
+    extra = [c for c in header if c not in COLUMNS]
+    if extra:
+        log.warning("%s: ignoring column(s) %s (not manifest columns)", path, ", ".join(extra))
+    return [{c: r[c] for c in COLUMNS} for r in rows]
 
 
 def count_rows(path: str | os.PathLike[str]) -> int:
-    """Number of data rows of a manifest, without validating them (cheap: for the DAG)."""
-    with open(path, "rb") as f:
-        return max(sum(1 for line in f if line.strip()) - 1, 0)
+    """Number of data rows of a manifest (as :func:`read` reads it), for the DAG."""
+    return len(read(path))
 
 
 def shard_ids(n_rows: int, shard_size: int) -> list[str]:
@@ -80,6 +101,8 @@ def _problem(
     sid = row["sample_id"]
     if not _SAMPLE_ID.fullmatch(sid):
         return f"sample_id {sid!r} is not [A-Za-z0-9][A-Za-z0-9_.-]*"
+    if len(sid) > MAX_SAMPLE_ID:
+        return f"sample_id is {len(sid)} characters long, over {MAX_SAMPLE_ID} (it names a folder)"
     if sid in duplicates:
         return f"duplicate sample_id {sid!r} (every row with it is refused)"
     if row["label"] not in ("0", "1"):
@@ -100,20 +123,66 @@ def _problem(
     return None
 
 
+def fingerprint(path: Path) -> tuple[int, str]:
+    """Size in bytes and SHA-256 of the first and last :data:`FINGERPRINT_BLOCK` bytes:
+    equal for identical files, cheap for large ones."""
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(FINGERPRINT_BLOCK))
+        if size > FINGERPRINT_BLOCK:
+            f.seek(max(size - FINGERPRINT_BLOCK, FINGERPRINT_BLOCK))
+            digest.update(f.read())
+    return size, digest.hexdigest()
+
+
+class _SameFiles:
+    """Remembers accepted files by resolved path, inode and content fingerprint."""
+
+    def __init__(self) -> None:
+        self._owner: dict[object, str] = {}
+
+    def first_owner(self, sample_id: str, full: Path) -> str | None:
+        """The reason the file at ``full`` is refused for ``sample_id``, or None (then it is
+        recorded as that sample's)."""
+        stat = full.stat()
+        keys: list[tuple[str, object]] = [
+            ("the same file", ("path", str(full))),
+            ("a hard link to the file", ("inode", stat.st_dev, stat.st_ino)),
+            ("a file identical to the file", ("content", fingerprint(full))),
+        ]
+        for what, key in keys:
+            if key in self._owner:
+                return (
+                    f"{what} of sample_id {self._owner[key]!r}: one file under two rows "
+                    "could land in two splits"
+                )
+        for _, key in keys:
+            self._owner[key] = sample_id
+        return None
+
+
 def validate(
     rows: Sequence[dict[str, str]], root: str | os.PathLike[str], allow_outside_root: bool = False
 ) -> tuple[list[Sample | None], list[Rejection]]:
     """Check every row; return one entry per row (``None`` where refused) and the refusals.
 
-    The positional list keeps shard boundaries stable whatever is refused.
+    The positional list keeps shard boundaries stable whatever is refused. Of the rows that
+    name one file, the first valid one is kept and the later ones are refused.
     """
     root = Path(root)
     counts = Counter(r["sample_id"] for r in rows)
     duplicates = {sid for sid, n in counts.items() if n > 1}
+    same_files = _SameFiles()
     samples: list[Sample | None] = []
     rejections: list[Rejection] = []
     for row in rows:
         reason = _problem(row, root, allow_outside_root, duplicates)
+        if reason is None:
+            try:
+                reason = same_files.first_owner(row["sample_id"], resolve(root, row["path"]))
+            except OSError as e:
+                reason = f"cannot read file: {e.strerror or e}"
         if reason is None:
             samples.append(
                 Sample(**{c: row[c] for c in COLUMNS if c != "label"}, label=int(row["label"]))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from unrender.manifest import COLUMNS
+from unrender.manifest import COLUMNS, MAX_SAMPLE_ID
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -30,9 +31,15 @@ def safe_id(text: str) -> str:
     """``text`` as a sample id: runs of other characters become ``_``, first one alphanumeric.
 
     The result matches ``[A-Za-z0-9][A-Za-z0-9_.-]*``: ``"fake/a b.mp4"`` -> ``"fake_a_b.mp4"``.
+    One longer than :data:`~unrender.manifest.MAX_SAMPLE_ID` characters (deeply nested
+    folders) keeps its start and ends in ``-`` and 12 hex digits of the SHA-256 of ``text``,
+    so it is the same on every run and differs for different texts.
     """
-    cleaned = _NOT_ID_CHAR.sub("_", text).lstrip("_.-")
-    return cleaned or "x"
+    cleaned = _NOT_ID_CHAR.sub("_", text).lstrip("_.-") or "x"
+    if len(cleaned) <= MAX_SAMPLE_ID:
+        return cleaned
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{cleaned[: MAX_SAMPLE_ID - len(digest) - 1]}-{digest}"
 
 
 def kind_of(path: str) -> str:
