@@ -112,6 +112,21 @@ def test_verify_lists_modified_missing_extra_files_and_a_changed_manifest(tmp_pa
     ]
 
 
+def test_verify_lists_fifos_and_dangling_links_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    run_dir = make_run(tmp_path)
+    (run_dir / "metrics.tsv").unlink()
+    os.mkfifo(run_dir / "metrics.tsv")  # reading it would wait for a writer for ever
+    png = run_dir / "frames/s0000/a/0.png"
+    png.unlink()
+    png.symlink_to(run_dir / "gone.png")
+    assert verify(run_dir) == [
+        "missing: frames/s0000/a/0.png (a symbolic link to nothing)",
+        f"modified: metrics.tsv ({run_dir / 'metrics.tsv'} is not a regular file)",
+    ]
+
+
 def test_verify_catches_a_record_whose_config_was_edited(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     path = run_dir / "provenance.json"

@@ -19,6 +19,7 @@ import os
 import platform
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -61,7 +62,10 @@ def now() -> str:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes; ValueError for a FIFO, device or folder (never opened:
+    reading a FIFO would block for ever)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path} is not a regular file")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -271,8 +275,10 @@ def verify(run_dir: str | os.PathLike[str]) -> list[str]:
     """Every difference between a run folder and its provenance.json, one line each, sorted.
 
     Lines start with ``modified:``, ``missing:`` or ``extra:`` and a path relative to
-    ``run_dir``; a record whose config no longer matches its own config hash gives a
-    ``config:`` line. An empty list means the run is exactly as it was written.
+    ``run_dir`` (a recorded file now a FIFO or unreadable is ``modified``, a dangling
+    symbolic link ``missing``; every file is checked, whatever the earlier ones gave); a
+    record whose config no longer matches its own config hash gives a ``config:`` line.
+    An empty list means the run is exactly as it was written.
     """
     record = read(run_dir)
     recorded: dict[str, str] = record["files"]
@@ -282,8 +288,14 @@ def verify(run_dir: str | os.PathLike[str]) -> list[str]:
     for rel, digest in sorted(recorded.items()):
         if rel not in present:
             differences.append(f"missing: {rel}")
-        elif sha256_file(root / rel) != digest:
-            differences.append(f"modified: {rel}")
+            continue
+        try:
+            if sha256_file(root / rel) != digest:
+                differences.append(f"modified: {rel}")
+        except FileNotFoundError:
+            differences.append(f"missing: {rel} (a symbolic link to nothing)")
+        except (OSError, ValueError) as e:
+            differences.append(f"modified: {rel} ({e.strerror if isinstance(e, OSError) else e})")
     if config_sha256(record.get("config", {})) != record.get("config_sha256"):
         differences.append("config: the recorded config does not match config_sha256")
     differences.extend(_manifest_difference(root, record.get("manifest")))

@@ -36,6 +36,7 @@ import bisect
 import contextlib
 import itertools
 import os
+import stat
 import struct
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -664,6 +665,9 @@ def load_still(
 def guess_kind(path: str | os.PathLike[str]) -> Kind:
     """ "image" if the file starts like a supported image format, else "video"."""
     try:
+        # Only a regular file is opened: opening a FIFO would wait for a writer for ever.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "video"  # the extraction refuses it as not a regular file
         with open(path, "rb") as f:
             return "image" if _image_format(f.read(16)) else "video"
     except OSError:
