@@ -145,3 +145,65 @@ def test_clear_errors(
         assert main(["predict", str(path), "--run", str(run), "--json"]) == 2
         err = capsys.readouterr().err
         assert message in err and "unrender predict: error" in err
+
+
+def _run_with_meta(run_dir: Path, tmp_path: Path, meta: object) -> Path:
+    """A copy of the rgb model of ``run_dir`` whose meta.json holds ``meta``."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir / "models" / "rgb", run / "models" / "rgb")
+    (run / "models" / "rgb" / checkpoint.META).write_text(json.dumps(meta))
+    return run
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: {k: v for k, v in m.items() if k != "preprocess"}, "lacks preprocess.frames"),
+        (lambda m: [m], "holds a list, not an object"),
+        (lambda m: {**m, "options": {"image_size": -1}}, "options.image_size is -1"),
+        (lambda m: {**m, "arch": "vgg99"}, "meta.json"),
+        (
+            lambda m: {
+                **m,
+                "preprocess": {
+                    **m["preprocess"],
+                    "backend": "classical",
+                    "backend_options": {"gpu_magic": 1},
+                },
+            },
+            "preprocess does not fit",
+        ),
+    ],
+)
+def test_a_bad_meta_json_is_one_line_naming_it(
+    run_dir: Path,
+    media: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: object,
+    message: str,
+) -> None:
+    meta = json.loads((run_dir / "models" / "rgb" / checkpoint.META).read_text())
+    run = _run_with_meta(run_dir, tmp_path, change(meta))  # type: ignore[operator]
+    assert main(["predict", str(media["face"]), "--run", str(run), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    if "not fit" not in message:
+        assert str(run / "models" / "rgb" / checkpoint.META) in err
+
+
+def test_an_invalid_meta_json_names_the_file(run_dir: Path, tmp_path: Path) -> None:
+    run = _run_with_meta(run_dir, tmp_path, {})
+    (run / "models" / "rgb" / checkpoint.META).write_text("{not json")
+    with pytest.raises(ValueError, match=r"models/rgb/meta\.json is not valid JSON"):
+        checkpoint.read_meta(run / "models" / "rgb")
+
+
+def test_a_bogus_device_is_one_line(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["predict", str(media["face"]), "--run", str(run_dir), "--device", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("unrender predict: error: device 'bogus' is not a torch device")

@@ -3,14 +3,28 @@
 Writes ``DIR/{modality}/{stem}.png`` for albedo, normal, shading, shadow and lighting (the
 encodings of :func:`unrender.modalities.files.encode_png`), plus ``DIR/{modality}/{stem}.npy``
 (float32) for normal (H, W, 3) and lighting (9, 3).
+
+Images are read as the frame extraction reads them (:func:`unrender.video.load_still`: the
+size in the header is checked against ``--max-pixels`` before decoding, alpha is composited
+onto black, 16-bit is scaled to 8). All or nothing: the outputs are written to a hidden
+folder beside ``DIR`` and moved into place only when every image was decomposed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from unrender.commands import output_folder
+from unrender.rejected import RejectedInput
+from unrender.video import DEFAULT_MAX_PIXELS, load_still
 
 HELP = "estimate the 5 intrinsic modalities of images"
 
@@ -27,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="IRN++ weights (.safetensors), required with --backend irn",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse an image larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
     )
 
 
@@ -56,11 +76,27 @@ def write_modalities(out: Path, stem: str, decomposition: dict[str, np.ndarray])
             write_array(png.with_suffix(".npy"), decomposition[modality][0].astype(np.float32))
 
 
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A hidden folder beside ``out`` to write into; on success its files are moved into
+    ``out`` (same file system: each move is a rename), on failure it is removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+        for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+            target = out / file.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Decompose each image on its own (sizes may differ) and write its modalities."""
-    from unrender.io import read_image
     from unrender.modalities import MODALITIES, get_backend
 
+    output_folder(args.out)
     stems: dict[str, Path] = {}
     for path in args.images:
         if not path.is_file():
@@ -72,12 +108,14 @@ def run(args: argparse.Namespace) -> int:
             )
         stems[path.stem] = path
     backend = get_backend(args.backend, **_backend_options(args))
+    with staged(args.out) as staging:
+        for stem, path in stems.items():
+            try:
+                image = load_still(path, max_pixels=args.max_pixels).frames
+                decomposition = backend.decompose(image)
+            except (RejectedInput, ValueError) as e:
+                raise ValueError(f"{path}: {e}; nothing was written") from None
+            write_modalities(staging, stem, decomposition)
     for stem, path in stems.items():
-        image = read_image(path)  # its error names the file
-        try:
-            decomposition = backend.decompose(image[None])
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from e
-        write_modalities(args.out, stem, decomposition)
         print(f"{path} -> {args.out}/{{{','.join(MODALITIES)}}}/{stem}.png")
     return 0

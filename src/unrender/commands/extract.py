@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from unrender.commands import output_folder
 from unrender.config import section
 from unrender.io import write_image
 from unrender.pipeline import FrameOptions, take_frames
@@ -77,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     if args.no_resize and args.face:
         raise ValueError("--no-resize keeps whole frames; a --face crop is always resized")
     # Checked as a config's frames section is: the same ranges, messages naming the key.

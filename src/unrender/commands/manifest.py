@@ -58,10 +58,12 @@ def summary(rows: list[dict[str, str]]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Build, check and write the manifest; refusals to come are printed, not dropped."""
     from unrender import manifest
+    from unrender.commands import output_file
     from unrender.datasets import build_manifest, options_of, write_manifest
 
     if not args.root.is_dir():
         raise FileNotFoundError(f"--root {args.root} is not a folder")
+    output_file(args.out)
     taken = options_of(args.dataset)
     options = {k: getattr(args, k) for k in _OPTIONS if getattr(args, k) is not None}
     stray = [_OPTIONS[k][0] for k in options if k not in taken]

@@ -72,13 +72,21 @@ def load_models(
     return models
 
 
-def _preprocess(metas: list[dict[str, Any]]) -> dict[str, Any]:
-    """The models' common record of how frames and modalities were made."""
-    first = metas[0]["preprocess"]
-    if any(m["preprocess"] != first for m in metas):
+def _preprocess(models: dict[str, tuple[Classifier, dict[str, Any]]], run_dir: Path) -> dict:
+    """The models' common record of how frames and modalities were made (``preprocess`` of
+    their meta.json: ``frames`` and ``backend_options`` objects, ``backend`` a name)."""
+    records = {name: meta.get("preprocess") for name, (_, meta) in models.items()}
+    for name, record in records.items():
+        where = run_dir / "models" / name / checkpoint.META
+        if not isinstance(record, dict) or not isinstance(record.get("frames"), dict):
+            raise ValueError(f"{where} lacks preprocess.frames; retrain the model")
+        if not isinstance(record.get("backend"), str):
+            raise ValueError(f"{where} lacks preprocess.backend; retrain the model")
+        if not isinstance(record.get("backend_options", {}), dict):
+            raise ValueError(f"{where}: preprocess.backend_options is not an object")
+    first = next(iter(records.values()))
+    if any(record != first for record in records.values()):
         raise ValueError("the run's models were trained on differently prepared data; retrain")
-    if "frames" not in first or "backend" not in first:
-        raise ValueError("the models' meta.json lacks preprocess.frames/backend; retrain them")
     return first
 
 
@@ -96,12 +104,15 @@ def decompose_file(
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
-    options = FrameOptions.from_config(preprocess["frames"])  # as the run's frame stage
+    try:
+        options = FrameOptions.from_config(preprocess["frames"])  # as the run's frame stage
+        backend = get_backend(preprocess["backend"], **preprocess.get("backend_options", {}))
+    except TypeError as e:  # an option the code does not take
+        raise ValueError(f"the models' meta.json preprocess does not fit this unrender: {e}") from e
     try:
         extracted = take_frames(path, video.guess_kind(path), options)
     except RejectedInput as e:
         raise ValueError(f"cannot read {path}: {e}") from None
-    backend = get_backend(preprocess["backend"], **preprocess.get("backend_options", {}))
     decomposition = backend.decompose(extracted.frames)
     return [
         (
@@ -119,7 +130,7 @@ def score(
     """``{"path", "frames", "scores": {model: fake probability}}`` of one video or image."""
     torch_device = resolve_device(device)
     models = load_models(run_dir, torch_device)
-    preprocess = _preprocess([meta for _, meta in models.values()])
+    preprocess = _preprocess(models, Path(run_dir))
     frames = decompose_file(Path(path), preprocess)
     frame_probs: dict[str, np.ndarray] = {}
     for name, (model, meta) in models.items():

@@ -36,22 +36,46 @@ def save(model_dir: str | os.PathLike[str], model: Classifier, meta: dict[str, A
 
 
 def read_meta(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The sidecar of a checkpoint folder."""
+    """The sidecar of a checkpoint folder: a JSON object with ``model`` and ``arch`` (str)
+    and ``options.image_size`` (int >= 1). ValueError naming the file otherwise."""
     path = Path(model_dir) / META
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: {model_dir} holds no trained model")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} holds a {type(meta).__name__}, not an object")
+    for key in ("model", "arch"):
+        if not isinstance(meta.get(key), str):
+            raise ValueError(f"{path}: {key!r} is missing or not a string")
+    options = meta.get("options")
+    size = options.get("image_size") if isinstance(options, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{path}: options.image_size is {size!r}, not a size in pixels >= 1")
+    return meta
 
 
 def load(
     model_dir: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[Classifier, dict[str, Any]]:
-    """The trained classifier of ``model_dir`` (in eval mode, on ``device``) and its meta."""
+    """The trained classifier of ``model_dir`` (in eval mode, on ``device``) and its meta.
+
+    ValueError naming the file for a meta.json or weights that do not describe a model.
+    """
     meta = read_meta(model_dir)
     weights = Path(model_dir) / WEIGHTS
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} does not exist beside {Path(model_dir) / META}")
-    with torch.device("meta"):
-        model = build_model(meta["model"], meta["arch"], pretrained="none")
-    model.load_state_dict(load_file(weights, device=str(device)), strict=True, assign=True)
+    try:
+        with torch.device("meta"):
+            model = build_model(meta["model"], meta["arch"], pretrained="none")
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{Path(model_dir) / META}: {e}") from None
+    try:
+        model.load_state_dict(load_file(weights, device=str(device)), strict=True, assign=True)
+    except RuntimeError as e:  # safetensors' and torch's error for a damaged or foreign file
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{weights} does not fit {META} ({first_line})") from None
     return model.eval(), meta

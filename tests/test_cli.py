@@ -1,0 +1,143 @@
+"""The ``unrender`` CLI: one clear line and exit 2 for what a user can get wrong."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.bad_inputs import write_clip, write_huge_png
+from unrender import cli
+from unrender.io import read_image, write_image
+
+
+def _fails_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"unrender {argv[0]}: ") and message in err, err
+    return err
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.mp4"
+    write_clip(path, 6)
+    return path
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "face.png"
+    write_image(path, np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    return path
+
+
+def test_out_pointing_at_a_file_or_folder(
+    tmp_path: Path, clip: Path, image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    _fails_with_one_line(["extract", str(clip), "--out", str(a_file)], "is a file", capsys)
+    _fails_with_one_line(
+        ["decompose", str(image), "--out", str(a_file / "sub")], "is a file", capsys
+    )
+    (tmp_path / "root").mkdir()
+    argv = ["manifest", "--dataset", "folder", "--root", str(tmp_path / "root")]
+    _fails_with_one_line([*argv, "--out", str(tmp_path)], "is a folder", capsys)
+
+
+def test_extract_size_is_capped(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["extract", str(clip), "--out", str(tmp_path / "o"), "--size", "100000"]
+    _fails_with_one_line(argv, "4096", capsys)
+
+
+def test_extract_refuses_a_fifo_without_opening_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes: never
+    argv = ["extract", str(fifo), "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(
+    tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["extract", str(clip), "--out", str(tmp_path / "o"), "--size", "0"]
+    with pytest.raises(ValueError, match="frames.size"):
+        cli.main(["--debug", *argv])
+    with pytest.raises(ValueError, match="frames.size"):
+        cli.main([*argv, "--debug"])
+    monkeypatch.setenv("UNRENDER_DEBUG", "1")
+    with pytest.raises(ValueError, match="frames.size"):
+        cli.main(argv)
+    monkeypatch.setenv("UNRENDER_DEBUG", "0")
+    assert cli.main(argv) == 2
+
+
+def test_an_unexpected_error_is_one_line_asking_for_a_report(
+    tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from unrender.commands import extract
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("something\nwent wrong")
+
+    monkeypatch.setattr(extract, "take_frames", broken)
+    err = _fails_with_one_line(
+        ["extract", str(clip), "--out", str(tmp_path / "o")], "TypeError: something went", capsys
+    )
+    assert "--debug" in err
+    assert cli.describe(FileNotFoundError(2, "No such file", "x.tsv")) == "x.tsv: No such file"
+
+
+def test_decompose_caps_pixels_before_decoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = tmp_path / "huge.png"
+    write_huge_png(huge, 20000, 20000)  # a few KB, 400 Mpx
+    out = tmp_path / "out"
+    _fails_with_one_line(["decompose", str(huge), "--out", str(out)], "exceeds max_pixels", capsys)
+    small = ["decompose", str(huge), "--out", str(out), "--max-pixels", "100"]
+    _fails_with_one_line(small, "max_pixels=100", capsys)
+    assert not out.exists()
+
+
+def test_decompose_writes_all_or_nothing(
+    tmp_path: Path, image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(image.read_bytes()[:40])
+    out = tmp_path / "out"
+    argv = ["decompose", str(image), str(broken), "--out", str(out)]
+    _fails_with_one_line(argv, "nothing was written", capsys)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert cli.main(["decompose", str(image), "--out", str(out)]) == 0
+    assert (out / "albedo" / "face.png").is_file()
+
+
+def test_decompose_composites_alpha_as_extract_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    bgra = rng.integers(0, 256, (48, 48, 4), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "rgba.png"), bgra)
+    cv2.imwrite(str(tmp_path / "black.png"), np.zeros((48, 48, 3), np.uint8))
+    extract = ["extract", str(tmp_path / "rgba.png"), "--out", str(tmp_path / "x")]
+    assert cli.main([*extract, "--no-resize"]) == 0
+    composited = read_image(tmp_path / "x" / "0.png")
+    write_image(tmp_path / "composited.png", composited)
+    out = tmp_path / "out"
+    argv = ["decompose", str(tmp_path / "rgba.png"), str(tmp_path / "composited.png")]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    for modality in ("albedo", "shading", "normal"):
+        np.testing.assert_array_equal(
+            read_image(out / modality / "rgba.png"), read_image(out / modality / "composited.png")
+        )
