@@ -34,6 +34,7 @@ rule stylegan_generate:
         class_idx=config["stylegan"]["class_idx"],
         batch_size=config["stylegan"]["batch_size"],
         device=config["stylegan"]["device"],
+        network_sha256=config["stylegan"]["network_sha256"],
     threads: 2
     container:
         config["containers"]["stylegan2_ada"]

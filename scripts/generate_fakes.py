@@ -16,6 +16,7 @@ generated, skipped = generate_from_pickle(
     class_idx=params.class_idx,
     batch_size=params.batch_size,
     device=params.device,
+    network_sha256=params.network_sha256,
 )
 write_tsv(
     snakemake.output.manifest, fake_rows(params.seeds, params.outdir, params.root), manifest.COLUMNS

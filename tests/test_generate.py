@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from unrender import cli
 from unrender.commands import generate as generate_command
 from unrender.devices import resolve_device
 from unrender.generate import network, stylegan
@@ -182,9 +183,17 @@ def test_resuming_with_other_settings_is_refused(generator: StandIn, tmp_path: P
         "truncation_psi": 1.0,
         "class_idx": None,
         "noise_mode": "const",
+        "batch_size": 1,
     }
     with pytest.raises(ValueError, match="other settings"):
         _run(generator, [1, 2], tmp_path, truncation_psi=0.5)
+    assert not (tmp_path / image_name(2)).exists()
+
+
+def test_resuming_at_another_batch_size_is_refused(generator: StandIn, tmp_path: Path) -> None:
+    _run(generator, [1], tmp_path, batch_size=1)
+    with pytest.raises(ValueError, match="other settings.*batch_size"):
+        _run(generator, [1, 2, 3], tmp_path, batch_size=4)
     assert not (tmp_path / image_name(2)).exists()
 
 
@@ -254,7 +263,7 @@ def test_missing_nvidia_code_names_the_container(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pkl = tmp_path / "ffhq.pkl"
-    pkl.write_bytes(b"not read")
+    pkl.write_bytes(pickle.dumps("weights"))
     monkeypatch.setitem(sys.modules, "dnnlib", None)  # import fails, whatever is installed
     with pytest.raises(network.NvidiaCodeMissing) as e:
         network.load_network(pkl)
@@ -297,7 +306,7 @@ def test_command_generates_and_resumes(
     tmp_path: Path, nvidia_stand_ins: list[bytes], capsys: pytest.CaptureFixture[str]
 ) -> None:
     pkl = tmp_path / "ffhq.pkl"
-    pkl.write_bytes(b"weights")
+    pkl.write_bytes(pickle.dumps("weights"))
     parser = argparse.ArgumentParser()
     generate_command.add_arguments(parser)
     argv = [
@@ -320,9 +329,70 @@ def test_command_generates_and_resumes(
         "seed0009.png",
     ]
     settings = json.loads((tmp_path / "out" / stylegan.SETTINGS_FILE).read_text())
-    assert settings["network"] == "sha256:" + hashlib.sha256(b"weights").hexdigest()
+    assert settings["network"] == "sha256:" + hashlib.sha256(pkl.read_bytes()).hexdigest()
     assert generate_command.run(parser.parse_args(argv)) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith("0 images generated, 4 already there")
+
+
+def test_network_sha256_is_checked_before_the_pickle_is_opened(
+    tmp_path: Path, nvidia_stand_ins: list[bytes]
+) -> None:
+    pkl = tmp_path / "ffhq.pkl"
+    pkl.write_bytes(pickle.dumps("weights"))
+    with pytest.raises(ValueError, match="not the expected sha256:0{64}; it was not opened"):
+        stylegan.generate_from_pickle(
+            pkl, [0], tmp_path / "out", device="cpu", network_sha256="0" * 64
+        )
+    assert nvidia_stand_ins == []  # the loader never saw the file
+    right = hashlib.sha256(pkl.read_bytes()).hexdigest()
+    got = stylegan.generate_from_pickle(
+        pkl, [0], tmp_path / "out", device="cpu", network_sha256=right
+    )
+    assert got == (1, 0)
+
+
+class NotAGenerator(torch.nn.Module):
+    """A torch module without z_dim/c_dim/img_resolution."""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is an empty file"),
+        (b"just some text\n", "is not a pickle"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(20), "is not a pickle"),
+        (b"\x80\x04truncated", "is not a StyleGAN2-ADA network pickle"),
+        (pickle.dumps({"D": 1}), r"not a StyleGAN2-ADA network pickle \(KeyError"),
+        (pickle.dumps([1, 2]), r"not a StyleGAN2-ADA network pickle \(TypeError"),
+        (pickle.dumps({"G_ema": NotAGenerator()}), "holds no generator"),
+        (pickle.dumps({"G_ema": "text"}), "holds no generator"),
+    ],
+)
+def test_network_files_that_are_not_generators_are_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    message: str,
+) -> None:
+    def load_network_pkl(f: object) -> object:  # unpickles and indexes like NVIDIA's legacy
+        data = pickle.load(f)  # type: ignore[arg-type]  # noqa: S301  (the test's own bytes)
+        data["G_ema"]  # noqa: B018
+        return data
+
+    legacy = types.ModuleType("legacy")
+    legacy.load_network_pkl = load_network_pkl  # type: ignore[attr-defined]
+    for name, module in [("dnnlib", types.ModuleType("dnnlib")), ("torch_utils", legacy)]:
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setitem(sys.modules, "legacy", legacy)
+    pkl = tmp_path / "net.pkl"
+    pkl.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        network.load_network(pkl)
+    argv = ["generate", "--network", str(pkl), "--seeds", "0", "--outdir", str(tmp_path / "o")]
+    assert cli.main([*argv, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and str(pkl) in err and "Traceback" not in err
 
 
 def test_device_names() -> None:
@@ -332,6 +402,8 @@ def test_device_names() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             resolve_device("cuda")
+    with pytest.raises(ValueError, match="'bogus' is not a torch device"):
+        resolve_device("bogus")
 
 
 # --- container recipes ---------------------------------------------------------------------

@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N"
     )
+    parser.add_argument(
+        "--network-sha256",
+        metavar="HEX",
+        help="refuse a pickle with another SHA-256, before opening it (a pickle runs code)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         class_idx=args.class_idx,
         batch_size=args.batch,
         device=args.device,
+        network_sha256=args.network_sha256,
     )
     print(f"{args.outdir}: {generated} images generated, {skipped} already there")
     return 0

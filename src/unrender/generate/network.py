@@ -23,6 +23,10 @@ FFHQ_NETWORK_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretr
 CONTAINER = "containers/stylegan2-ada"
 #: The NVIDIA modules that unpickling needs (``legacy`` also converts old TensorFlow pickles).
 NVIDIA_MODULES: tuple[str, ...] = ("dnnlib", "torch_utils", "legacy")
+#: First byte of every pickle of protocol 2 or later (NVIDIA's pickles are protocol 3+).
+PICKLE_MAGIC = b"\x80"
+#: What :func:`unrender.generate.stylegan.generate` reads off a generator.
+GENERATOR_ATTRIBUTES: tuple[str, ...] = ("z_dim", "c_dim", "img_resolution")
 
 
 class NvidiaCodeMissing(ImportError):
@@ -69,9 +73,34 @@ def load_network(pkl_path: str | os.PathLike[str], device: Any = "cpu") -> Any:
     ``__call__(z, c, truncation_psi=, noise_mode=)`` returning float32 (B, 3, R, R) in about
     [-1, 1], as :func:`unrender.generate.stylegan.generate` expects. Raises FileNotFoundError
     (missing pickle) or NvidiaCodeMissing (NVIDIA modules not importable).
+    Anything else is a ValueError naming the file: not a pickle (checked by its first byte
+    before anything is unpickled), a pickle NVIDIA's loader refuses, or one without a
+    generator ``G_ema``.
     """
     path = check_network_file(pkl_path)
-    legacy = _import_nvidia_code()
     with open(path, "rb") as f:
-        generator = legacy.load_network_pkl(f)["G_ema"]
+        first = f.read(1)
+    if first != PICKLE_MAGIC:
+        what = "an empty file" if not first else "not a pickle (protocol 2 or later)"
+        raise ValueError(f"{path} is {what}, not a StyleGAN2-ADA network pickle")
+    legacy = _import_nvidia_code()
+    try:
+        with open(path, "rb") as f:
+            data = legacy.load_network_pkl(f)
+    except OSError:
+        raise
+    except Exception as e:  # whatever the unpickler or NVIDIA's checks raise
+        raise ValueError(
+            f"{path} is not a StyleGAN2-ADA network pickle ({type(e).__name__}: {e})"
+        ) from None
+    generator = data.get("G_ema") if isinstance(data, dict) else None
+    import torch
+
+    if not isinstance(generator, torch.nn.Module) or not all(
+        hasattr(generator, a) for a in GENERATOR_ATTRIBUTES
+    ):
+        raise ValueError(
+            f"{path} holds no generator: G_ema must be a torch module with "
+            f"{', '.join(GENERATOR_ATTRIBUTES)}"
+        )
     return generator.eval().to(device)

@@ -135,8 +135,9 @@ def generate(
 
     ``generator`` must already live on ``device``. Seeds whose file already decodes at the
     network's resolution are skipped; missing, truncated or corrupt files are generated
-    again. ``network_id`` (e.g. :func:`network_fingerprint`) goes with psi, class and noise
-    mode into ``outdir/generation.json``; a folder made with other settings is refused.
+    again. ``network_id`` (e.g. :func:`network_fingerprint`) goes with psi, class, noise
+    mode and batch size into ``outdir/generation.json``; a folder made with other settings
+    is refused.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
@@ -151,6 +152,9 @@ def generate(
             "truncation_psi": float(truncation_psi),
             "class_idx": class_idx if generator.c_dim else None,
             "noise_mode": NOISE_MODE,
+            # Batches take other convolution paths (see the module docstring): a folder
+            # resumed at another batch size would mix pixel conventions.
+            "batch_size": batch_size,
         },
     )
     pending = [s for s in seeds if not is_valid_image(outdir / image_name(s), resolution)]
@@ -188,16 +192,27 @@ def generate_from_pickle(
     class_idx: int | None = None,
     batch_size: int = 1,
     device: str = "auto",
+    network_sha256: str | None = None,
 ) -> tuple[int, int]:
-    """Load an official network pickle and :func:`generate` with it; return (generated, skipped)."""
+    """Load an official network pickle and :func:`generate` with it; return (generated, skipped).
+
+    With ``network_sha256`` (64 hex digits) a pickle with other bytes is refused before it
+    is opened: unpickling runs code from the file.
+    """
     torch_device = resolve_device(device)
+    network_id = network_fingerprint(pkl_path)
+    if network_sha256 is not None and network_id != f"sha256:{network_sha256.lower()}":
+        raise ValueError(
+            f"{pkl_path} has {network_id}, not the expected sha256:{network_sha256}; "
+            "it was not opened (a network pickle runs code when loaded)"
+        )
     generator = load_network(pkl_path, torch_device)
     log.info("loaded %s on %s", pkl_path, torch_device)
     return generate(
         generator,
         seeds,
         outdir,
-        network_id=network_fingerprint(pkl_path),
+        network_id=network_id,
         truncation_psi=truncation_psi,
         class_idx=class_idx,
         batch_size=batch_size,
