@@ -231,6 +231,7 @@ def test_whole_graph_runs_on_real_face_clips(kind: str, tmp_path: Path) -> None:
         "accepted": str(n),
         "rejected": "0",
         "face_fallback": "0",
+        "frames_repeated_damaged": "0",
     }
     faces = {r["face"] for p in (out / "frames").glob("*.tsv") for r in read_tsv(p)}
     assert faces == {"detected"}

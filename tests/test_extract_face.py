@@ -72,4 +72,10 @@ def test_clips_without_a_face_are_counted_in_the_data_summary(
         tmp_path / "summary.tsv",
     )
     (total,) = read_tsv(tmp_path / "summary.tsv")
-    assert total == {"stage": "total", "accepted": "2", "rejected": "0", "face_fallback": "1"}
+    assert total == {
+        "stage": "total",
+        "accepted": "2",
+        "rejected": "0",
+        "face_fallback": "1",
+        "frames_repeated_damaged": "0",
+    }

@@ -21,8 +21,31 @@ from unrender.rejected import RejectedInput, Rejection
 
 log = logging.getLogger(__name__)
 
-FRAME_INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "frame_index", "n_frames", "face", "path")
-SUMMARY_COLUMNS: tuple[str, ...] = ("stage", "accepted", "rejected", "face_fallback")
+#: Columns of ``frames/{shard}.tsv``, one row per frame: ``requested`` is the evenly spaced
+#: index asked for, ``frame_index`` the one used. ``repeat`` says why a frame is not a new
+#: one: ``damaged`` where the requested frame cannot be decoded (the nearest decodable one
+#: stands in) or where a frame repeats because the file is truncated (its header claims
+#: more frames than it holds), ``short`` where it repeats because the video is shorter than
+#: ``frames.per_video``; empty otherwise.
+FRAME_INDEX_COLUMNS: tuple[str, ...] = (
+    "sample_id",
+    "k",
+    "requested",
+    "frame_index",
+    "repeat",
+    "n_frames",
+    "face",
+    "path",
+)
+#: Column of data_summary.tsv's total row: accepted samples with frames repeated for damage.
+DAMAGED_COLUMN = "frames_repeated_damaged"
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "stage",
+    "accepted",
+    "rejected",
+    "face_fallback",
+    DAMAGED_COLUMN,
+)
 
 
 def split_manifest(
@@ -91,6 +114,19 @@ class Frames:
     requested: list[int]
     n_frames: int
     face: str
+    truncated: bool = False
+
+    def repeats(self) -> list[str]:
+        """Per slot, why its frame is not a new one (see :data:`FRAME_INDEX_COLUMNS`)."""
+        reasons = []
+        for k, (index, requested) in enumerate(zip(self.indices, self.requested, strict=True)):
+            if index != requested:
+                reasons.append("damaged")
+            elif index in self.indices[:k]:
+                reasons.append("damaged" if self.truncated else "short")
+            else:
+                reasons.append("")
+        return reasons
 
 
 def take_frames(path: str | os.PathLike[str], kind: str, options: FrameOptions) -> Frames:
@@ -110,7 +146,7 @@ def take_frames(path: str | os.PathLike[str], kind: str, options: FrameOptions) 
         max_pixels=options.max_image_pixels,
     )
     if not options.face:
-        return Frames(got.frames, got.indices, got.requested, got.n_frames, "off")
+        return Frames(got.frames, got.indices, got.requested, got.n_frames, "off", got.truncated)
     from unrender.faces import FaceOptions, face_crops
 
     crop = face_crops(
@@ -118,7 +154,7 @@ def take_frames(path: str | os.PathLike[str], kind: str, options: FrameOptions) 
         FaceOptions(options.face_detector, options.face_margin, options.size, options.no_face),
     )
     face = "fallback-center" if crop.fallback else "detected"
-    return Frames(crop.frames, got.indices, got.requested, got.n_frames, face)
+    return Frames(crop.frames, got.indices, got.requested, got.n_frames, face, got.truncated)
 
 
 def extract_shard(
@@ -147,19 +183,24 @@ def extract_shard(
             refusals.append(Rejection(s.sample_id, s.path, "frames", str(e)))
             log.warning("rejected %s: %s", s.sample_id, e)
             continue
-        for k, (frame, index) in enumerate(zip(got.frames, got.indices, strict=True)):
+        slots = zip(got.frames, got.indices, got.requested, got.repeats(), strict=True)
+        for k, (frame, index, requested, repeat) in enumerate(slots):
             out = frames_dir / s.sample_id / f"{k}.png"
             write_image(out, frame)
             index_rows.append(
                 {
                     "sample_id": s.sample_id,
                     "k": k,
+                    "requested": requested,
                     "frame_index": index,
+                    "repeat": repeat,
                     "n_frames": got.n_frames,
                     "face": got.face,
                     "path": out.relative_to(frames_dir.parent),
                 }
             )
+        if "damaged" in got.repeats():
+            log.warning("%s: damaged file, frames repeated (see the repeat column)", s.sample_id)
         accepted.append(s)
     manifest.write_samples(accepted_tsv, accepted)
     write_tsv(index_tsv, index_rows, FRAME_INDEX_COLUMNS)
@@ -231,7 +272,8 @@ def summarise_data(
     accepted and rejected sample counts and, in ``face_fallback``, how many accepted samples
     were cropped at the frame centre because no face was found in any of their frames
     (``face`` of their rows in ``frame_indexes``, the ``frames/{shard}.tsv`` files; 0 when
-    face crops are off). Returns ``(accepted, rejected)``.
+    face crops are off), and in :data:`DAMAGED_COLUMN` how many accepted samples have a
+    frame marked ``damaged`` in the ``repeat`` column there. Returns ``(accepted, rejected)``.
     """
     refusals = [r for p in rejection_files for r in rejected.read(p)]
     rejected.write(rejected_out, refusals)
@@ -249,12 +291,16 @@ def summarise_data(
         {"stage": stage, "accepted": "", "rejected": n, "face_fallback": ""}
         for stage, n in by_stage.items()
     ]
+    damaged = {
+        r["sample_id"] for p in frame_indexes for r in read_tsv(p) if r["repeat"] == "damaged"
+    }
     rows.append(
         {
             "stage": "total",
             "accepted": n_accepted,
             "rejected": len(refusals),
             "face_fallback": len(fallbacks),
+            DAMAGED_COLUMN: len(damaged),
         }
     )
     write_tsv(summary_out, rows, SUMMARY_COLUMNS)

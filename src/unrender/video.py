@@ -88,6 +88,8 @@ class Extracted:
     n_frames: frames in the video (1 for an image).
     requested: per slot, the frame index asked for (``even_frame_indices``).
     frames_decoded: frames the decoder output to get them (the cost; 1 for an image).
+    declared_frames: the frame count the container's header claims (0: it does not say);
+        above ``n_frames`` when the file is truncated.
     """
 
     frames: np.ndarray
@@ -95,6 +97,12 @@ class Extracted:
     n_frames: int
     requested: list[int]
     frames_decoded: int
+    declared_frames: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        """The header claims more frames than the file holds: it was cut short."""
+        return self.declared_frames > self.n_frames
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ class VideoIndex:
     keyframe_dts: decode timestamp of each keyframe (by presentation index) that has one.
     n_frames: frame count (packets of the stream).
     width, height: coded picture size in pixels (0 when the container does not say).
+    declared_frames: frame count in the container's header (0 when it does not say).
     """
 
     pts: list[int]
@@ -116,6 +125,7 @@ class VideoIndex:
     n_frames: int
     width: int
     height: int
+    declared_frames: int = 0
 
     @property
     def seekable(self) -> bool:
@@ -216,7 +226,9 @@ def _index_stream(
     if len(entries) < n_frames or container.format.name in _GUESSED_PTS_FORMATS:
         # Without a true pts on every packet (raw streams, AVI) the presentation order is
         # only known by decoding: no seeking, decode from the start.
-        return VideoIndex([], [0], {}, n_frames, ctx.width or 0, ctx.height or 0)
+        return VideoIndex(
+            [], [0], {}, n_frames, ctx.width or 0, ctx.height or 0, stream.frames or 0
+        )
     entries.sort(key=lambda entry: entry[0])
     keyframe_dts = {i: dts for i, (_, dts, key) in enumerate(entries) if key and dts is not None}
     keyframes = sorted({0} | {i for i, (_, _, key) in enumerate(entries) if key})
@@ -227,6 +239,7 @@ def _index_stream(
         n_frames=n_frames,
         width=ctx.width or 0,
         height=ctx.height or 0,
+        declared_frames=stream.frames or 0,
     )
 
 
@@ -460,7 +473,14 @@ class _FrameReader:
         indices = [picks[target][0] for target in requested]
         shape = picks[requested[0]][1].shape
         frames = np.stack([_resize_to(picks[target][1], shape) for target in requested])
-        return Extracted(frames, indices, self.index.n_frames, requested, self.frames_decoded)
+        return Extracted(
+            frames,
+            indices,
+            self.index.n_frames,
+            requested,
+            self.frames_decoded,
+            self.index.declared_frames,
+        )
 
 
 def extract_frames(
