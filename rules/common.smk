@@ -119,7 +119,11 @@ def n_samples():
             f"dataset.manifest {path!r} does not exist; write a manifest TSV "
             "(see README, 'Bring your own data') or use --configfile config/demo.yaml"
         )
-    return manifest.count_rows(path)
+    # A malformed manifest fails now, in one line naming the file, rather than mid-run.
+    try:
+        return manifest.count_rows(path)
+    except ValueError as e:
+        raise WorkflowError(str(e)) from None
 
 
 SHARDS = manifest.shard_ids(n_samples(), config["shard_size"])

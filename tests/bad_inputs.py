@@ -3,7 +3,9 @@
 ``write_clip`` encodes small H.264 clips with PyAV whose frames carry their index as four
 grey blocks (base-4 digits), so a test can read back WHICH frame an extraction returned.
 ``make_bad_corpus`` writes one file per way an input can be wrong and returns manifest rows
-saying which stage must refuse each (other test modules import it).
+saying which stage must refuse each, ``write_corpus_manifest`` writes them as a manifest
+with a byte-order mark and blank lines, and ``bad_manifests`` gives manifests that must fail
+as a whole (other test modules import them).
 """
 
 from __future__ import annotations
@@ -152,6 +154,14 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     path.write_bytes(buffer.tobytes())
 
 
+def write_truncated_faststart(path: Path, n_frames: int = 60, keep: float = 0.3) -> None:
+    """A fast-start MP4 (index first) cut to ``keep`` of its bytes: its header still claims
+    ``n_frames`` frames, only the first few can be read (3 of 60 at 0.3)."""
+    write_clip(path, n_frames, container_options={"movflags": "faststart"})
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
 def make_bad_corpus(root: Path, *, short_policy: str = "repeat") -> list[dict[str, Any]]:
     """Write bad (and awkward but usable) inputs under ``root / "bad"``; return their rows.
 
@@ -162,21 +172,25 @@ def make_bad_corpus(root: Path, *, short_policy: str = "repeat") -> list[dict[st
     (its frame repeated) under "repeat" and refused under "reject".
 
     Accepted: 1-frame video (repeat), video with one undecodable frame in the middle (the
-    nearest frame stands in), grey PNG (-> RGB), RGBA PNG (composited on black), 16-bit PNG
-    (-> 8 bit).
+    nearest frame stands in), fast-start MP4 truncated to 3 of its 60 frames (repeat; its
+    frames are marked damaged), grey PNG (-> RGB), RGBA PNG (composited on black), 16-bit
+    PNG (-> 8 bit), a ``"`` in the source column (a character, not a quote).
     Refused at "frames": zero-byte file, truncated MP4 (index lost), text renamed .mp4, text
     renamed .png, video with no decodable frame, audio-only file, truncated PNG,
     20000x20000 PNG (over max_pixels; its header says so, nothing is decoded).
     Refused at "manifest": missing file, both rows sharing a sample_id (which one is meant
-    cannot be told), label 2, and a
-    path escaping the root ("../outside.png", which does not exist either: nothing is
-    written outside ``root``).
+    cannot be told), label 2, a path escaping the root ("../outside.png", which does not
+    exist either: nothing is written outside ``root``), a sample_id starting with ``"``
+    (the rows after it must not be swallowed), a 260-character sample_id, the grey PNG again
+    under another id, and a byte-identical copy of the RGBA PNG under another id.
     """
     bad = root / "bad"
     bad.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
 
-    def row(sample_id: str, name: str, kind: str, expect: str, label: Any = None) -> None:
+    def row(
+        sample_id: str, name: str, kind: str, expect: str, label: Any = None, source: str = "bad"
+    ) -> None:
         rows.append(
             {
                 "sample_id": sample_id,
@@ -185,7 +199,7 @@ def make_bad_corpus(root: Path, *, short_policy: str = "repeat") -> list[dict[st
                 "group": sample_id,
                 "split": "",
                 "kind": kind,
-                "source": "bad",
+                "source": source,
                 "expect": expect,
             }
         )
@@ -213,6 +227,10 @@ def make_bad_corpus(root: Path, *, short_policy: str = "repeat") -> list[dict[st
     write_clip(bad / "corrupt_middle.mp4", 30, gop=10, corrupt={15})
     row("bad-corrupt-middle", "corrupt_middle.mp4", "video", "")
 
+    write_truncated_faststart(bad / "truncated_faststart.mp4")
+    short = "" if short_policy == "repeat" else "frames"
+    row("bad-truncated-faststart", "truncated_faststart.mp4", "video", short)
+
     gradient = np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))
     _write_png(bad / "gray.png", gradient)
     row("bad-gray-png", "gray.png", "image", "")
@@ -239,4 +257,35 @@ def make_bad_corpus(root: Path, *, short_policy: str = "repeat") -> list[dict[st
     row("bad-duplicate-id", "rgba.png", "image", "manifest")
     row("bad-label-2", "gray.png", "image", "manifest", label=2)
     row("bad-escapes-root", "../outside.png", "image", "manifest")
+    row('"bad-quote', "rgba.png", "image", "manifest")
+    _write_png(bad / "quoted.png", gradient[:, ::-1].copy())  # mirrored: another file
+    row("bad-quote-in-source", "quoted.png", "image", "", source='"a quote", and more')
+    row("bad-long-" + "x" * 251, "deep16.png", "image", "manifest")
+    row("bad-duplicate-path", "gray.png", "image", "manifest")
+    (bad / "rgba_copy.png").write_bytes((bad / "rgba.png").read_bytes())
+    row("bad-duplicate-content", "rgba_copy.png", "image", "manifest")
     return rows
+
+
+def write_corpus_manifest(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` as a manifest the way editors leave them: UTF-8 with a byte-order mark,
+    CRLF line ends, and a whitespace-only and an empty line among the rows (skipped)."""
+    columns = ("sample_id", "path", "label", "group", "split", "kind", "source")
+    lines = ["\t".join(columns)] + ["\t".join(str(r[c]) for c in columns) for r in rows]
+    lines[2:2] = ["  \t ", ""]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+
+
+def bad_manifests() -> dict[str, tuple[bytes, str]]:
+    """Manifests that must fail as a whole, before any job runs: name -> (bytes, message)."""
+    header = b"sample_id\tpath\tlabel\tgroup\tsplit\tkind\tsource\n"
+    row = b"a\tbad/gray.png\t0\ta\t\timage\t"
+    return {
+        "duplicate-column": (
+            header.replace(b"\tsource", b"\tlabel"),
+            "column(s) label named twice in the header",
+        ),
+        "latin-1": (header + row + "caf\u00e9\n".encode("latin-1"), "line 2 is not UTF-8"),
+        "header-only": (header, "the manifest has no rows"),
+        "wrong-field-count": (header + row + b"\textra\n", "line 2 has 8 tab-separated fields"),
+    }

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.bad_inputs import make_bad_corpus, write_clip
+from tests.bad_inputs import bad_manifests, make_bad_corpus, write_clip, write_corpus_manifest
 from tests.workflow_runner import snakemake_command, venv_env, write_config
 from unrender import manifest, rejected
-from unrender.io import read_image, read_tsv, write_tsv
+from unrender.io import read_image, read_tsv
 from unrender.modalities import MODALITIES
 from unrender.modalities.files import NPY_MODALITIES
+from unrender.pipeline import DAMAGED_COLUMN
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +54,8 @@ def assert_complete_samples(out: Path, per_video: int) -> int:
 def test_bad_inputs_are_rejected_with_reasons_and_the_run_completes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     rows = make_bad_corpus(data)
-    for i in range(2):  # two ordinary clips beside the bad ones
-        write_clip(data / f"good{i}.mp4", 20)
+    for i in range(2):  # two ordinary clips beside the bad ones (distinct: 20 and 21 frames)
+        write_clip(data / f"good{i}.mp4", 20 + i)
         rows.append(
             {
                 "sample_id": f"good{i}",
@@ -67,7 +68,7 @@ def test_bad_inputs_are_rejected_with_reasons_and_the_run_completes(tmp_path: Pa
                 "expect": "",
             }
         )
-    write_tsv(data / "manifest.tsv", rows, manifest.COLUMNS)
+    write_corpus_manifest(data / "manifest.tsv", rows)
     config = {
         "run": "bad",
         "dataset": {"kind": "manifest", "manifest": str(data / "manifest.tsv")},
@@ -90,6 +91,28 @@ def test_bad_inputs_are_rejected_with_reasons_and_the_run_completes(tmp_path: Pa
     assert summary["total"]["rejected"] == str(len(refused))
     # Nothing is silently dropped: every manifest row is accepted or has a rejection.
     assert len(accepted_ids) + len(refused) == len(rows)
+    damaged = {
+        r["sample_id"]
+        for p in (out / "frames").glob("*.tsv")
+        for r in read_tsv(p)
+        if r["repeat"] == "damaged"
+    }
+    assert damaged == {"bad-corrupt-middle", "bad-truncated-faststart"}
+    assert summary["total"][DAMAGED_COLUMN] == "2"
+
+
+@pytest.mark.parametrize("name", sorted(bad_manifests()))
+def test_a_malformed_manifest_fails_before_any_job_in_one_line(tmp_path: Path, name: str) -> None:
+    content, message = bad_manifests()[name]
+    (tmp_path / "manifest.tsv").write_bytes(content)
+    config = {"run": "m", "dataset": {"kind": "manifest", "manifest": "manifest.tsv"}}
+    write_config(tmp_path, config)
+    cmd = snakemake_command(tmp_path, "--cores", "1", "--dry-run", "data")
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr  # snakemake reports a parse error on stdout
+    assert proc.returncode != 0
+    assert f"manifest.tsv: {message}" in output, output[-3000:]
+    assert "Traceback" not in output and not (tmp_path / "results").exists()
 
 
 def test_irn_backend_runs_the_data_graph_with_converted_weights(
