@@ -165,3 +165,13 @@ def test_fingerprint_sees_both_ends_of_a_large_file(tmp_path: Path) -> None:
     a, b, c = (manifest.fingerprint(tmp_path / n) for n in "abc")
     assert a != b  # the last block differs
     assert a == c  # the middle is not read: cheap, and said so in the docstring
+
+
+def test_only_files_of_a_shared_size_are_read(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[Path] = []
+    real = manifest.fingerprint
+    monkeypatch.setattr(manifest, "fingerprint", lambda p: read.append(p) or real(p))
+    rows = [_row("a", "a.mp4"), _row("s1", "s1.mp4"), _row("s2", "s2.mp4")]
+    samples, refusals = manifest.validate(rows, root)
+    assert refusals == [] and all(samples)
+    assert sorted(p.name for p in read) == ["s1.mp4", "s2.mp4"]  # 6 bytes each; a.mp4 has 5

@@ -17,7 +17,8 @@ The file is read by :func:`unrender.io.read_table`: UTF-8 (a byte-order mark is 
 tabs only, no quoting, blank lines skipped. Columns beyond these are ignored with a warning.
 One file may appear under one row only: a later row with the same file (same resolved path,
 a hard link to it, or the same size and first and last :data:`FINGERPRINT_BLOCK` bytes) is
-refused, since the two rows could fall into different splits.
+refused, since the two rows could fall into different splits. Only files of a size that
+another row's file shares are read for this.
 
 Shards are consecutive blocks of ``shard_size`` rows in manifest order, so the number of
 shards is known from the row count alone, before any row is validated.
@@ -136,30 +137,46 @@ def fingerprint(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-class _SameFiles:
-    """Remembers accepted files by resolved path, inode and content fingerprint."""
+def _same_file_reasons(candidates: Sequence[tuple[str, Path]]) -> list[str | None]:
+    """Per ``(sample_id, resolved path)``, why it is refused as a file an earlier one took
+    (same path, same inode, or same :func:`fingerprint`), or None.
 
-    def __init__(self) -> None:
-        self._owner: dict[object, str] = {}
-
-    def first_owner(self, sample_id: str, full: Path) -> str | None:
-        """The reason the file at ``full`` is refused for ``sample_id``, or None (then it is
-        recorded as that sample's)."""
-        stat = full.stat()
+    Only files whose size another candidate shares are read, so a manifest of distinct
+    files costs one ``stat`` per row.
+    """
+    stats: list[os.stat_result | OSError] = []
+    for _, full in candidates:
+        try:
+            stats.append(full.stat())
+        except OSError as e:
+            stats.append(e)
+    sizes = Counter(st.st_size for st in stats if not isinstance(st, OSError))
+    owner: dict[object, str] = {}
+    reasons: list[str | None] = []
+    for (sample_id, full), st in zip(candidates, stats, strict=True):
+        if isinstance(st, OSError):
+            reasons.append(f"cannot read file: {st.strerror or st}")
+            continue
         keys: list[tuple[str, object]] = [
             ("the same file", ("path", str(full))),
-            ("a hard link to the file", ("inode", stat.st_dev, stat.st_ino)),
-            ("a file identical to the file", ("content", fingerprint(full))),
+            ("a hard link to the file", ("inode", st.st_dev, st.st_ino)),
         ]
-        for what, key in keys:
-            if key in self._owner:
-                return (
-                    f"{what} of sample_id {self._owner[key]!r}: one file under two rows "
-                    "could land in two splits"
-                )
-        for _, key in keys:
-            self._owner[key] = sample_id
-        return None
+        try:
+            if sizes[st.st_size] > 1:
+                keys.append(("a file identical to the file", ("content", fingerprint(full))))
+        except OSError as e:
+            reasons.append(f"cannot read file: {e.strerror or e}")
+            continue
+        taken = next(((what, owner[key]) for what, key in keys if key in owner), None)
+        if taken is None:
+            owner.update((key, sample_id) for _, key in keys)
+            reasons.append(None)
+        else:
+            reasons.append(
+                f"{taken[0]} of sample_id {taken[1]!r}: one file under two rows "
+                "could land in two splits"
+            )
+    return reasons
 
 
 def validate(
@@ -173,16 +190,14 @@ def validate(
     root = Path(root)
     counts = Counter(r["sample_id"] for r in rows)
     duplicates = {sid for sid, n in counts.items() if n > 1}
-    same_files = _SameFiles()
+    reasons = [_problem(row, root, allow_outside_root, duplicates) for row in rows]
+    valid = [i for i, reason in enumerate(reasons) if reason is None]
+    candidates = [(rows[i]["sample_id"], resolve(root, rows[i]["path"])) for i in valid]
+    for i, reason in zip(valid, _same_file_reasons(candidates), strict=True):
+        reasons[i] = reason
     samples: list[Sample | None] = []
     rejections: list[Rejection] = []
-    for row in rows:
-        reason = _problem(row, root, allow_outside_root, duplicates)
-        if reason is None:
-            try:
-                reason = same_files.first_owner(row["sample_id"], resolve(root, row["path"]))
-            except OSError as e:
-                reason = f"cannot read file: {e.strerror or e}"
+    for row, reason in zip(rows, reasons, strict=True):
         if reason is None:
             samples.append(
                 Sample(**{c: row[c] for c in COLUMNS if c != "label"}, label=int(row["label"]))
