@@ -15,7 +15,7 @@ import pytest
 from tests.bad_inputs import bad_manifests, make_bad_corpus, write_clip, write_corpus_manifest
 from tests.workflow_runner import snakemake_command, venv_env, write_config
 from unrender import manifest, rejected
-from unrender.io import read_image, read_tsv
+from unrender.io import read_image, read_tsv, write_image, write_tsv
 from unrender.modalities import MODALITIES
 from unrender.modalities.files import NPY_MODALITIES
 from unrender.pipeline import DAMAGED_COLUMN
@@ -136,3 +136,52 @@ def test_irn_backend_runs_the_data_graph_with_converted_weights(
     offset = lighting.reshape(27) - mean
     residual = offset - vectors.T @ np.linalg.lstsq(vectors.T, offset, rcond=None)[0]
     assert np.abs(residual).max() < 1e-4 < np.abs(offset).max()
+
+
+def test_extra_manifest_columns_are_named_when_the_workflow_starts(tmp_path: Path) -> None:
+    write_clip(tmp_path / "a.mp4", 6)
+    rows = [
+        {
+            "sample_id": "a",
+            "path": "a.mp4",
+            "label": 0,
+            "group": "a",
+            "split": "",
+            "kind": "video",
+            "source": "",
+            "notes": "left alone",
+        }
+    ]
+    write_tsv(tmp_path / "manifest.tsv", rows, [*manifest.COLUMNS, "notes"])
+    write_config(
+        tmp_path, {"run": "x", "dataset": {"kind": "manifest", "manifest": "manifest.tsv"}}
+    )
+    cmd = snakemake_command(tmp_path, "--cores", "1", "--dry-run", "data")
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "manifest.tsv: ignoring column(s) notes" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("sha256", "parses"), [("ab" * 32, True), ("not-hex", False)])
+def test_stylegan_network_sha256_is_a_config_option(
+    tmp_path: Path, sha256: str, parses: bool
+) -> None:
+    for image_id in range(2):
+        write_image(
+            tmp_path / "ffhq" / "images1024x1024" / f"{image_id:05d}.png",
+            np.zeros((8, 8, 3), np.uint8),
+        )
+    (tmp_path / "ffhq.pkl").write_bytes(b"\x80")
+    config = {
+        "run": "g",
+        "dataset": {"kind": "ffhq-stylegan"},
+        "ffhq": {"root": "ffhq", "count": 2},
+        "stylegan": {"network": "ffhq.pkl", "seeds": "0-1", "network_sha256": sha256},
+    }
+    write_config(tmp_path, config)
+    cmd = snakemake_command(tmp_path, "--cores", "1", "--dry-run", "data")
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert (proc.returncode == 0) == parses, output[-3000:]
+    if not parses:
+        assert "network_sha256" in output
