@@ -92,6 +92,13 @@ def test_an_unexpected_error_is_one_line_asking_for_a_report(
         ["extract", str(clip), "--out", str(tmp_path / "o")], "TypeError: something went", capsys
     )
     assert "--debug" in err
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(extract, "take_frames", interrupted)
+    assert cli.main(["extract", str(clip), "--out", str(tmp_path / "o")]) == 130
+    assert capsys.readouterr().err == "unrender extract: interrupted\n"
     assert cli.describe(FileNotFoundError(2, "No such file", "x.tsv")) == "x.tsv: No such file"
 
 

@@ -95,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False) or os.environ.get("UNRENDER_DEBUG", "") not in ("", "0")
     try:
         return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"unrender {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:
         if debug:
             raise
