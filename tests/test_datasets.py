@@ -433,6 +433,12 @@ def test_safe_id_gives_valid_sample_ids() -> None:
     assert safe_id("/abs/ü.mp4") == "abs_.mp4"
 
 
+def test_folder_labels_csv_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    _touch(tmp_path, "real/a.mp4")
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfpath,label\nreal/a.mp4,0\n")
+    assert [r["path"] for r in build_manifest("folder", tmp_path)] == ["real/a.mp4"]
+
+
 def test_safe_id_shortens_long_ids_deterministically(tmp_path: Path) -> None:
     nested = "/".join(["a_rather_long_folder_name"] * 10)  # 259 characters
     short = safe_id(nested)

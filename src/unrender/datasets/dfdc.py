@@ -59,7 +59,7 @@ def read_metadata(path: Path) -> dict[str, tuple[int, str, str | None]]:
 
 def read_test_labels(path: Path) -> list[tuple[str, int]]:
     """(file name, label) rows of the test set's labels.csv; ValueError naming the line."""
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # Excel writes a BOM
         reader = csv.DictReader(f)
         if not {"filename", "label"} <= set(reader.fieldnames or ()):
             raise ValueError(f"{path}: line 1: want the header filename,label")

@@ -42,7 +42,7 @@ def build(
         raise ValueError(f"{labels_path} does not exist; write it with the header path,label")
     rows: list[dict[str, str]] = []
     line_of: dict[str, int] = {}
-    with open(labels_path, newline="") as f:
+    with open(labels_path, newline="", encoding="utf-8-sig") as f:  # Excel writes a BOM
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         unknown = [c for c in header if c not in COLUMNS]
