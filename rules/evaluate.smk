@@ -1,10 +1,12 @@
-# Test-split metrics with video bootstrap CIs, the ensembles vs RGB, ROC, summary.md and the
+# Test-split metrics with cluster (group) bootstrap CIs, DeLong and Holm, the ensembles vs RGB, ROC, summary.md and the
 # figures of the Snakemake report; see src/unrender/evaluate/ and src/unrender/report/.
 
 
 rule evaluate:
     input:
         predictions=expand(f"{OUT}/predictions/{{model}}.tsv", model=MODELS),
+        # The accepted samples with their manifest groups, the bootstrap's clusters.
+        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
         metrics=report(
             f"{OUT}/metrics.tsv",
@@ -33,7 +35,7 @@ rule evaluate:
         f"{OUT}/benchmarks/evaluate.tsv"
     params:
         models=MODELS,
-        bootstrap=config["evaluate"]["bootstrap"],
+        evaluate=config["evaluate"],
         seed=config["seed"],
     threads: 1
     container:
@@ -46,7 +48,8 @@ rule summary:
     input:
         metrics=f"{OUT}/metrics.tsv",
         comparison=f"{OUT}/comparison.tsv",
-        meta=f"{OUT}/models/rgb/meta.json",
+        metas=expand(f"{OUT}/models/{{model}}/meta.json", model=MODELS),
+        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
         summary=report(
             f"{OUT}/summary.md",
@@ -58,7 +61,11 @@ rule summary:
         f"{OUT}/logs/summary.log",
     params:
         run=config["run"],
-        bootstrap=config["evaluate"]["bootstrap"],
+        models=MODELS,
+        evaluate=config["evaluate"],
+        dataset=config["dataset"],
+        # What the synthetic generator plants is stated with its parameters.
+        synth=synth_options() if config["dataset"]["kind"] == "synth" else None,
     container:
         config["containers"]["torch"]
     script:

@@ -2,7 +2,7 @@
 
 import torch
 
-from unrender import logs
+from unrender import logs, manifest
 from unrender.evaluate.run import evaluate_run
 
 logs.to_file(snakemake.log[0])
@@ -15,6 +15,9 @@ evaluate_run(
     snakemake.output.mean,
     snakemake.output.stacked,
     snakemake.output.stacker,
-    n_resamples=snakemake.params.bootstrap,
+    groups={s.sample_id: s.group for p in snakemake.input.shards for s in manifest.read_samples(p)},
+    n_resamples=snakemake.params.evaluate["bootstrap"],
     seed=snakemake.params.seed,
+    unit=snakemake.params.evaluate["unit"],
+    min_per_class=snakemake.params.evaluate["min_per_class"],
 )

@@ -26,7 +26,15 @@ from unrender.synth import (
     srgb_to_linear,
     write_dataset,
 )
-from unrender.synth.dataset import identity_of, make_scene, render_scene, render_swap
+from unrender.synth.dataset import (
+    DONOR_LIGHT_SEPARATION,
+    GENERATOR_LIGHT_SEPARATION,
+    identity_of,
+    make_scene,
+    planted_signal,
+    render_scene,
+    render_swap,
+)
 from unrender.synth.render import directional_sh
 from unrender.synth.swap import BLENDS, composite, swap_region
 from unrender.video import even_frame_indices
@@ -359,3 +367,12 @@ def test_cli_writes_a_dataset_and_reports_bad_keys(
     assert cli_main(["synth", "--out", str(out), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert str(config) in err and "'colour'" in err
+
+
+def test_planted_signal_states_the_generator_parameters() -> None:
+    cfg = SynthConfig(identities=8, size=64, fps=10, seconds=1.5, crf=30, seed=7)
+    text = planted_signal(cfg)
+    assert f"at least {DONOR_LIGHT_SEPARATION:g} degrees away" in text
+    assert f"at least {GENERATOR_LIGHT_SEPARATION:g} degrees apart" in text
+    for fact in ("64 px", "10 fps", "1.5 s clips", "crf 30", "8 identities", "seed 7"):
+        assert fact in text, fact

@@ -73,7 +73,7 @@ def make_run(
 
 
 FAST = TrainOptions.from_config(
-    {"image_size": FRAME_SIZE, "epochs": 2, "batch_size": 16, "lr": 3e-3}, seed=0
+    {"image_size": FRAME_SIZE, "max_epochs": 2, "batch_size": 16, "lr": 3e-3}, seed=0
 )
 
 
@@ -179,13 +179,35 @@ def test_training_is_deterministic_and_learns_the_planted_signal(
     assert list((tmp_path / "a/tb").iterdir()), "tensorboard events were written"
 
 
+def test_early_stopping_on_val_auc_and_the_last_epoch_flag(
+    run: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    # lighting (an MLP) is cheap enough for many epochs; its val AUC on noise soon stalls.
+    options = TrainOptions.from_config(
+        {"image_size": FRAME_SIZE, "max_epochs": 40, "patience": 2}, seed=0
+    )
+    meta, _ = _train(run, "lighting", tmp_path / "stop", options)
+    history = meta["history"]
+    assert meta["epochs_run"] == len(history) < 40, "stopped early"
+    best = meta["best_epoch"]
+    # It ran exactly `patience` epochs past the best, and none of them beat it.
+    assert len(history) == best + 2
+    score = [(h["val_auc"], -h["val_loss"]) for h in history]
+    assert all(score[e] <= score[best - 1] for e in range(best, len(history)))
+    assert meta["chose_last_epoch"] is False
+    # One epoch allowed: its only epoch is its last, the flag a still-improving model gets.
+    one = TrainOptions.from_config({"image_size": FRAME_SIZE, "max_epochs": 1}, seed=0)
+    meta, _ = _train(run, "lighting", tmp_path / "one", one)
+    assert meta["best_epoch"] == meta["epochs_run"] == 1 and meta["chose_last_epoch"] is True
+
+
 def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
     # A small trunk keeps the four-encoder fusion fast, and checks that arch is configurable.
     options = TrainOptions.from_config(
         {
             "arch": "mobilenet_v3_small",
             "image_size": FRAME_SIZE,
-            "epochs": 1,
+            "max_epochs": 1,
             "batch_size": 16,
             "augment": {"flip": True, "jpeg_quality": 50},
         },
@@ -207,7 +229,7 @@ def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_
 
 def test_clear_errors(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
     no_val = TrainOptions.from_config(
-        {"image_size": FRAME_SIZE, "epochs": 1, "split": {"val": 0.0}}, seed=0
+        {"image_size": FRAME_SIZE, "max_epochs": 1, "split": {"val": 0.0}}, seed=0
     )
     with pytest.raises(ValueError, match="val split .* is empty"):
         _train(run, "lighting", tmp_path, no_val)
@@ -220,15 +242,16 @@ def test_clear_errors(run: tuple[Path, list[Path]], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^train.augment: unknown key"):
         TrainOptions.from_config({"augment": {"blur": 1}}, seed=0)
     defaults = TrainOptions.from_config({}, seed=5)
-    assert (defaults.arch, defaults.epochs, defaults.flip, defaults.val_fraction) == (
+    assert (defaults.arch, defaults.max_epochs, defaults.patience, defaults.flip) == (
         "resnet18",
-        4,
+        30,
+        5,
         True,
-        0.2,
     )
     assert TrainOptions.from_config(
-        {"epochs": 2, "augment": {"flip": False}, "split": {"val": 0.3}}, seed=5
-    ) == dataclasses.replace(defaults, epochs=2, flip=False, val_fraction=0.3)
+        {"max_epochs": 2, "patience": 1, "augment": {"flip": False}, "split": {"val": 0.3}},
+        seed=5,
+    ) == dataclasses.replace(defaults, max_epochs=2, patience=1, flip=False, val_fraction=0.3)
 
 
 def test_user_weights_file_is_loaded(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
-"""Bootstrap confidence intervals that resample videos, and paired model comparisons.
+"""Bootstrap confidence intervals that resample clusters, and paired model comparisons.
 
-Frames of one video are not independent, so the unit resampled is the video (or the image):
-a draw picks units with replacement and takes every row of each picked unit, as many times as
-it was picked. Draws are stratified by the unit's label (as many real and fake units as the
-data have), so every resample holds both classes and AUC is always defined.
+Rows of one cluster are not independent, so the bootstrap resamples whole clusters: a draw
+picks clusters with replacement and takes every row of each picked cluster, as many times as
+it was picked. A cluster is a manifest *group* by default (``evaluate.unit: group``: an
+original and every fake made from it, or one identity), or a single video or image
+(``evaluate.unit: video``). Frames of a video always stay together.
+
+Draws are stratified by the classes a cluster holds (real only, fake only, both): each
+stratum gives as many clusters as it has, so every resample holds both classes whenever the
+data do, and AUC is always defined.
 
 Every model of a level is scored on the same draws, which makes the comparison of two models
 paired: the bootstrap distribution of ``metric(a) - metric(b)`` keeps their correlation.
@@ -18,49 +23,80 @@ import numpy as np
 
 from unrender.evaluate.metrics import METRICS, binary_metrics
 
+#: What a bootstrap resamples (config ``evaluate.unit``): manifest groups, or videos/images.
+UNITS: tuple[str, ...] = ("group", "video")
+
 
 @dataclass(frozen=True)
 class Level:
     """The rows scored at one level (``frame``, ``video`` or ``image``) of the test split.
 
     labels: int (N,) 0/1; unit: int (N,) index in [0, U) of the video or image each row
-    belongs to; probs: model -> float (N,) fake probabilities.
+    belongs to; group: int (U,) index in [0, G) of the manifest group of each unit;
+    probs: model -> float (N,) fake probabilities.
     """
 
     name: str
     labels: np.ndarray
     unit: np.ndarray
+    group: np.ndarray
     probs: Mapping[str, np.ndarray]
 
     @property
     def n_units(self) -> int:
         return int(self.unit.max()) + 1 if len(self.unit) else 0
 
+    @property
+    def n_groups(self) -> int:
+        return int(self.group.max()) + 1 if len(self.group) else 0
 
-def _unit_labels(level: Level) -> np.ndarray:
-    """int (U,) label of each unit (all rows of a unit share it)."""
-    out = np.zeros(level.n_units, np.int64)
-    out[level.unit] = level.labels
-    return out
+    def clusters(self, unit: str) -> np.ndarray:
+        """int (N,): the bootstrap cluster of each row, resampling ``unit`` (see UNITS)."""
+        if unit not in UNITS:
+            raise ValueError(f"evaluate.unit must be one of {', '.join(UNITS)}, got {unit!r}")
+        return self.group[self.unit] if unit == "group" else self.unit
+
+    def clusters_per_class(self, unit: str) -> tuple[int, int]:
+        """(real, fake): how many clusters hold at least one row of each class."""
+        clusters = self.clusters(unit)
+        real, fake = (len(np.unique(clusters[self.labels == c])) for c in (0, 1))
+        return real, fake
 
 
-def draw_counts(unit_labels: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """int (B, U): how many times each unit is picked in each stratified resample."""
+def cluster_strata(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """int (C,): the stratum of each cluster, ``1 * has_real + 2 * has_fake`` (1, 2 or 3).
+
+    clusters: int (N,) cluster index in [0, C) of each row; labels: int (N,) 0/1.
+    """
+    n = int(clusters.max()) + 1 if len(clusters) else 0
+    strata = np.zeros(n, np.int64)
+    np.bitwise_or.at(strata, clusters, np.where(labels == 1, 2, 1))
+    return strata
+
+
+def draw_counts(strata: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """int (B, C): how many times each cluster is picked in each stratified resample.
+
+    strata: int (C,) stratum of each cluster; each stratum is resampled to its own size.
+    """
     rng = np.random.default_rng(seed)
-    counts = np.zeros((n_resamples, len(unit_labels)), np.int64)
-    for label in np.unique(unit_labels):
-        members = np.flatnonzero(unit_labels == label)
+    counts = np.zeros((n_resamples, len(strata)), np.int64)
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
         picks = members[rng.integers(0, len(members), size=(n_resamples, len(members)))]
         np.add.at(counts, (np.arange(n_resamples)[:, None], picks), 1)
     return counts
 
 
-def bootstrap(level: Level, n_resamples: int, seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """model -> metric -> float (B,) values on the same ``n_resamples`` video resamples."""
-    counts = draw_counts(_unit_labels(level), n_resamples, seed)
+def bootstrap(
+    level: Level, n_resamples: int, seed: int, unit: str = "group"
+) -> dict[str, dict[str, np.ndarray]]:
+    """model -> metric -> float (B,) values on the same ``n_resamples`` cluster resamples."""
+    clusters = level.clusters(unit)
+    counts = draw_counts(cluster_strata(clusters, level.labels), n_resamples, seed)
     out = {m: {k: np.empty(n_resamples) for k in METRICS} for m in level.probs}
     for b in range(n_resamples):
-        rows = np.repeat(np.arange(len(level.labels)), counts[b, level.unit])
+        rows = np.repeat(np.arange(len(level.labels)), counts[b, clusters])
         for model, probs in level.probs.items():
             for k, v in binary_metrics(level.labels[rows], probs[rows]).items():
                 out[model][k][b] = v

@@ -50,6 +50,8 @@ SPLITS = ("train", "val", "test")
 
 #: Key lights of a swap's donor and its target differ by at least this angle (degrees).
 DONOR_LIGHT_SEPARATION = 80.0
+#: The two key lights of a "generator" fake still differ by at least this angle (degrees).
+GENERATOR_LIGHT_SEPARATION = 60.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,27 @@ class SynthConfig:
             else:
                 values[name] = type(default)(value)
         return cls(**values)
+
+
+def planted_signal(cfg: SynthConfig) -> str:
+    """What the generator builds into the fakes, with its parameters: one Markdown paragraph.
+
+    Every detector's score on this dataset measures how well it finds *these* planted
+    differences; it is a check of the machinery, not evidence about real deepfakes.
+    """
+    return (
+        f"The fakes' lighting mismatch is planted by the generator: a face swap pastes the "
+        f"inner face of another identity rendered under its own key light, at least "
+        f"{DONOR_LIGHT_SEPARATION:g} degrees away from the target's (colour-matched "
+        f'`feather` or Poisson `poisson` blend, alignment off by about 1%); a "generator" '
+        f"fake still lights the left and right halves of the face by two key lights at "
+        f"least {GENERATOR_LIGHT_SEPARATION:g} degrees apart and has no freckles. Reals and "
+        f"fakes otherwise share renderer, {cfg.size} px frames, {cfg.fps} fps, "
+        f"{cfg.seconds:g} s clips and x264 crf {cfg.crf}; {cfg.identities} identities, "
+        f"{cfg.videos_per_identity} real video(s) each, {cfg.fakes_per_real} swap(s) per "
+        f"real video, {cfg.images_per_class} real and {cfg.images_per_class} fake stills, "
+        f"seed {cfg.seed}."
+    )
 
 
 def _parse_splits(value: Any) -> tuple[float, float, float]:
@@ -429,14 +452,15 @@ def render_generated(cfg: SynthConfig, sample: PlannedSample) -> np.ndarray:
     """A "generator" fake still: uint8 (S, S, 3).
 
     It mimics an image generator that paints a plausible face without a consistent light:
-    the left and right halves of the face are lit by two key lights at least 60 degrees
-    apart, blended smoothly across the face, and the skin lacks freckles.
+    the left and right halves of the face are lit by two key lights at least
+    GENERATOR_LIGHT_SEPARATION degrees apart, blended smoothly across the face, and the skin
+    lacks freckles.
     """
     scene = make_scene(cfg, sample.sample_id, 1)
     rng = _rng(cfg.seed, "generated", sample.sample_id)
     identity = replace(identity_of(cfg, sample.identity), freckles=0.0)
     first = scene.lights[0]
-    second = sample_light(rng, avoid=first.direction, min_separation=60.0)
+    second = sample_light(rng, avoid=first.direction, min_separation=GENERATOR_LIGHT_SEPARATION)
     pose = scene.poses[0]
     left, right = (
         render_face(

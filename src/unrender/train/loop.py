@@ -1,5 +1,10 @@
 """Training one model of a run: best epoch chosen on val, test scored once at the end.
 
+Every model gets the same budget rule: train until the val AUC has not improved for
+``patience`` epochs in a row (early stopping), or ``max_epochs``, whichever comes first; the
+epoch kept is the best on val. A model that keeps its last epoch at ``max_epochs`` was still
+improving, and meta.json says so (``chose_last_epoch``).
+
 Deterministic on CPU for a given seed and thread count: weights are initialised after
 ``torch.manual_seed(seed)``, batches are shuffled and augmented from generators seeded from
 ``seed``, data are read in the main process, and ``torch.use_deterministic_algorithms`` is on
@@ -55,7 +60,8 @@ class TrainOptions:
     arch: str
     pretrained: str
     image_size: int
-    epochs: int
+    max_epochs: int
+    patience: int
     batch_size: int
     lr: float
     weight_decay: float
@@ -215,10 +221,12 @@ def _fit(
     device: torch.device,
     writer: Any,
 ) -> tuple[int, list[dict[str, float]]]:
-    """Run the epochs; leave ``model`` at the epoch with the best val AUC.
+    """Run epochs until early stopping; leave ``model`` at the epoch with the best val AUC.
 
     Val loss decides ties and undefined AUCs (one class in val); the earliest epoch wins
-    remaining ties. Returns the chosen epoch (1-based) and one record per epoch.
+    remaining ties. Training stops after ``options.patience`` epochs in a row without a
+    better epoch, or at ``options.max_epochs``. Returns the chosen epoch (1-based) and one
+    record per epoch run.
     """
     weight = torch.tensor(pos_weight)
     optimiser = torch.optim.AdamW(
@@ -229,7 +237,7 @@ def _fit(
     best: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
     best_epoch = 0
-    for epoch in tqdm(range(1, options.epochs + 1), desc="epochs", unit="epoch"):
+    for epoch in tqdm(range(1, options.max_epochs + 1), desc="epochs", unit="epoch"):
         model.train()
         total, seen = 0.0, 0
         for batch, labels in tqdm(train_loader, desc=f"epoch {epoch}", leave=False):
@@ -261,6 +269,9 @@ def _fit(
         if best is None or score > best:
             best, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= options.patience:
+            log.info("early stop after epoch %d: best epoch %d", epoch, best_epoch)
+            break
     model.load_state_dict(best_state)
     return best_epoch, history
 
@@ -374,6 +385,9 @@ def train_model(
         "arch": options.arch,
         "options": asdict(options),
         "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        # Stopped at max_epochs on its best epoch: the val AUC was still rising.
+        "chose_last_epoch": best_epoch == len(history) == options.max_epochs,
         "history": history,
         "splits": split_counts(items),
         "device": str(device),
