@@ -44,10 +44,35 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+rule shortcuts:
+    input:
+        # Which samples are val and test (every model's predictions list the same).
+        predictions=f"{OUT}/predictions/rgb.tsv",
+        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+    output:
+        shortcuts=report(
+            f"{OUT}/shortcuts.tsv",
+            caption="../report/shortcuts.rst",
+            category="Results",
+            labels={"figure": "shortcut audit"},
+        ),
+    log:
+        f"{OUT}/logs/shortcuts.log",
+    params:
+        root=dataset_root(),
+        evaluate=config["evaluate"],
+        seed=config["seed"],
+    container:
+        config["containers"]["torch"]
+    script:
+        "../scripts/shortcuts.py"
+
+
 rule summary:
     input:
         metrics=f"{OUT}/metrics.tsv",
         comparison=f"{OUT}/comparison.tsv",
+        shortcuts=f"{OUT}/shortcuts.tsv",
         metas=expand(f"{OUT}/models/{{model}}/meta.json", model=MODELS),
         shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
@@ -104,6 +129,7 @@ RESULT_FILES = [
     f"{OUT}/summary.md",
     f"{OUT}/metrics.tsv",
     f"{OUT}/comparison.tsv",
+    f"{OUT}/shortcuts.tsv",
     f"{OUT}/roc.png",
     f"{OUT}/report/modalities_example.png",
     *expand(f"{OUT}/models/{{model}}/model.safetensors", model=MODELS),

@@ -18,6 +18,7 @@ write_summary(
     snakemake.params.run,
     read_tsv(snakemake.input.metrics),
     read_tsv(snakemake.input.comparison),
+    read_tsv(snakemake.input.shortcuts),
     {
         model: json.loads(Path(p).read_text())
         for model, p in zip(snakemake.params.models, snakemake.input.metas, strict=True)

@@ -349,10 +349,34 @@ def _meta(model: str, best: int, run: int, max_epochs: int = 8) -> dict:
     }
 
 
-EVALUATE = {"bootstrap": 150, "unit": "group", "min_per_class": 10}
+EVALUATE = {"bootstrap": 150, "unit": "group", "min_per_class": 10, "shortcut_warning_auc": 0.7}
 
 
-def _summary(d: Path, out: Path, planted: str | None = "Planted: lights 80 degrees apart.") -> str:
+def _shortcut(feature: str, auc: float, **size: str) -> dict[str, str]:
+    return {
+        "level": "video",
+        "feature": feature,
+        "n": "40",
+        "n_groups": "20",
+        "bootstrap_unit": "group",
+        "clusters_real": "20",
+        "clusters_fake": "20",
+        "small_n": "no",
+        "direction": "higher is fake",
+        "auc": str(auc),
+        "auc_lo": str(auc - 0.1),
+        "auc_hi": str(min(auc + 0.1, 1)),
+        "warning": "yes" if auc >= 0.7 else "no",
+        **size,
+    }
+
+
+def _summary(
+    d: Path,
+    out: Path,
+    planted: str | None = "Planted: lights 80 degrees apart.",
+    shortcuts: list[dict[str, str]] | None = None,
+) -> str:
     from unrender.report.summary import describe_data, write_summary
 
     metas = {"rgb": _meta("rgb", 8, 8), "shading": _meta("shading", 2, 5)}
@@ -362,6 +386,7 @@ def _summary(d: Path, out: Path, planted: str | None = "Planted: lights 80 degre
         "demo",
         read_tsv(d / "metrics.tsv"),
         read_tsv(d / "comparison.tsv"),
+        shortcuts or [_shortcut("file_size", 0.52), _shortcut("frame_count", 0.5)],
         metas,
         EVALUATE,
         data,
@@ -452,3 +477,19 @@ def test_five_test_images_never_show_a_confidence_interval(
     text = _summary(d, tmp_path / "images.md")
     answer = text.split("## Training")[0]
     assert answer.count("not tested: n too small") == 3 and "beats" not in answer
+
+
+def test_summary_shows_the_shortcut_audit_and_warns_above_the_threshold(
+    evaluated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    quiet = _summary(evaluated[0], tmp_path / "quiet.md")
+    assert "## Shortcut audit" in quiet and "Shortcut warning" not in quiet
+    assert "| video | file_size | higher is fake | 0.520 [0.420, 0.620] | no |" in quiet
+    assert "- video: n = 40 videos in 20 groups." in quiet
+    rows = [_shortcut("format", 0.93), _shortcut("file_size", 0.5)]
+    loud = _summary(evaluated[0], tmp_path / "loud.md", shortcuts=rows)
+    answer = loud.split("## Training")[0]  # the warning sits with the answer, at the top
+    assert "⚠ **Shortcut warning**: `format` alone reaches test AUC 0.930 at the video level" in (
+        answer
+    )
+    assert "file_size` alone" not in loud

@@ -159,6 +159,43 @@ def training_lines(metas: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def shortcut_lines(
+    rows: Sequence[Mapping[str, str]], warning_auc: float, min_per_class: int
+) -> tuple[list[str], list[str]]:
+    """(warning lines for the top of the page, the audit section) from shortcuts.tsv rows."""
+    warnings = [
+        f"- ⚠ **Shortcut warning**: `{r['feature']}` alone reaches test AUC {_num(r['auc']):.3f} "
+        f"at the {r['level']} level (warning at {warning_auc:g}): the models may be learning "
+        "this file property instead of the fake."
+        + (f" ({too_small(r, min_per_class)}.)" if is_small(r) else "")
+        for r in rows
+        if r["warning"] == "yes"
+    ]
+    sizes = []
+    for level in dict.fromkeys(r["level"] for r in rows):
+        first = next(r for r in rows if r["level"] == level)
+        small = f"; {too_small(first, min_per_class)}" if is_small(first) else ""
+        sizes.append(f"- {level}: {size(first)}{small}.")
+    section = [
+        "## Shortcut audit",
+        "",
+        "One-feature detectors on file properties that carry no face evidence, fitted on val "
+        f"and scored on test; a warning at AUC >= {warning_auc:g}. Near 0.5 means the property "
+        "does not separate the classes.",
+        "",
+        *sizes,
+        "",
+        "| level | feature | direction | AUC [95% CI] | warning |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['level']} | {r['feature']} | {r['direction']} | {_ci(r, 'auc')} | "
+            f"{r['warning']} |"
+            for r in rows
+        ),
+    ]
+    return warnings, section
+
+
 def describe_data(
     dataset: Mapping[str, Any], sources: Mapping[str, int], planted: str | None
 ) -> list[str]:
@@ -190,17 +227,22 @@ def write_summary(
     run: str,
     metrics: Sequence[Mapping[str, str]],
     comparison: Sequence[Mapping[str, str]],
+    shortcuts: Sequence[Mapping[str, str]],
     metas: Mapping[str, Mapping[str, Any]],
     evaluate: Mapping[str, Any],
     data_lines: Sequence[str],
 ) -> None:
     """Write ``summary.md`` atomically.
 
-    metrics, comparison: rows of metrics.tsv and comparison.tsv; metas: model -> its
-    ``meta.json`` (splits, training options, epochs); evaluate: the config's ``evaluate``
-    section (bootstrap, unit, min_per_class); data_lines: :func:`describe_data`.
+    metrics, comparison, shortcuts: rows of metrics.tsv, comparison.tsv and shortcuts.tsv;
+    metas: model -> its ``meta.json`` (splits, training options, epochs); evaluate: the
+    config's ``evaluate`` section (bootstrap, unit, min_per_class, shortcut_warning_auc);
+    data_lines: :func:`describe_data`.
     """
     min_per_class = int(evaluate["min_per_class"])
+    warnings, audit = shortcut_lines(
+        shortcuts, float(evaluate["shortcut_warning_auc"]), min_per_class
+    )
     levels = [lv for lv in ("video", "image", "frame") if any(r["level"] == lv for r in metrics)]
     headline = levels[0] if levels else "video"
     meta = next(iter(metas.values()))
@@ -218,6 +260,7 @@ def write_summary(
         f"against RGB, p-values Holm-adjusted over them).**",
         "",
         *(f"- {verdict(c, min_per_class)}" for c in family),
+        *warnings,
         "",
         "## Training",
         "",
@@ -248,6 +291,8 @@ def write_summary(
         "",
         *_comparison_table(comparison, min_per_class),
         "",
+        *audit,
+        "",
         "## How to read this",
         "",
         f"- Models: `{options['arch']}` from `{options['pretrained']}` weights, "
@@ -273,8 +318,8 @@ def write_summary(
         "AUCs, which treats every row as independent (optimistic at the frame level).",
         "- ACC thresholds the probability at 0.5; EER is the error where false-positive and "
         "false-negative rates meet.",
-        "- Files: `metrics.tsv`, `comparison.tsv`, `roc.png`, `predictions/` (per frame), "
-        "`models/` (safetensors + meta.json), `tensorboard/` (training curves), "
+        "- Files: `metrics.tsv`, `comparison.tsv`, `shortcuts.tsv`, `roc.png`, `predictions/` "
+        "(per frame), `models/` (safetensors + meta.json), `tensorboard/` (training curves), "
         "`rejected.tsv` (inputs refused, with reasons).",
         "",
     ]
