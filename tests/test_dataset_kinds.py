@@ -211,7 +211,7 @@ def run_whole_graph(kind: str, tmp_path: Path) -> Path:
         tmp_path / "data",
         kind,
         frames={"per_video": 3, "size": 32, "face": True},
-        train={"image_size": 16, "epochs": 1, "batch_size": 8},
+        train={"image_size": 16, "max_epochs": 1, "batch_size": 8},
         evaluate={"bootstrap": 100},
     )
     run_snakemake(tmp_path, config)
