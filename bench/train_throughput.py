@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from unrender.train.data import LIGHTING_DIM
+from unrender.train.inputs import LIGHTING_DIM
 from unrender.train.loop import augment
 from unrender.train.models import MODEL_INPUTS, build_model
 

@@ -8,6 +8,7 @@ from unrender import manifest
 from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
 from unrender.modalities import MODALITIES
+from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
 
 # One line naming the key, before any job runs (validate fills the schema's defaults).
 try:
@@ -16,7 +17,7 @@ except ConfigError as e:
     raise WorkflowError(f"config: {e}") from None
 
 OUT = f"results/{config['run']}"
-MODELS = ["rgb", *MODALITIES, "ensemble_net"]
+MODELS = list(MODEL_INPUTS)
 
 
 wildcard_constraints:
@@ -150,3 +151,22 @@ def apptainer_dir():
     if DeploymentMethod.APPTAINER not in workflow.deployment_settings.deployment_method:
         return None
     return workflow.persistence.container_img_path
+
+
+def pack_sources(wildcards):
+    """What pack {part}/{shard} decodes: the shard's frames, or also its modalities."""
+    sources = {
+        "shard": f"{OUT}/shards/{wildcards.shard}.tsv",
+        "frames": f"{OUT}/frames/{wildcards.shard}",
+    }
+    if wildcards.part == "modalities":
+        sources["modalities"] = [
+            f"{OUT}/modalities/{m}/{wildcards.shard}" for m in PACK_PARTS["modalities"]
+        ]
+    return sources
+
+
+def model_packs(wildcards):
+    """The packs model {model} reads, shard by shard: rgb needs the frames only."""
+    parts = pack_parts(MODEL_INPUTS[wildcards.model])
+    return [f"{OUT}/packs/{part}/{shard}" for shard in SHARDS for part in parts]

@@ -11,8 +11,8 @@ logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 train_model(
     snakemake.wildcards.model,
-    snakemake.params.run_dir,
-    snakemake.input.shards,
+    snakemake.input.packs,
+    snakemake.input.splits,
     TrainOptions.from_config(snakemake.params.train, snakemake.params.seed),
     Path(snakemake.output.meta).parent,
     snakemake.output.predictions,

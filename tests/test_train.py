@@ -21,9 +21,20 @@ from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
 from unrender.train import checkpoint
-from unrender.train.data import Item, assign_splits, load_inputs, to_inputs
+from unrender.train.data import (
+    FrameDataset,
+    Item,
+    PackedDataset,
+    load_inputs,
+    open_packs,
+    pack_shard,
+    shard_items,
+    to_inputs,
+)
+from unrender.train.inputs import PACK_PARTS
 from unrender.train.loop import TrainOptions, augment, train_model
 from unrender.train.models import build_model
+from unrender.train.splits import assign_splits, read_splits, write_splits
 
 FRAME_SIZE = 32
 
@@ -83,10 +94,23 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     return run_dir, make_run(run_dir)
 
 
+def pack_run(run_dir: Path, shards: list[Path], image_size: int, out: Path) -> list[Path]:
+    """Every pack part of every shard at ``image_size`` under ``out``; the pack folders."""
+    dirs = []
+    for shard in shards:
+        for part in PACK_PARTS:
+            dirs.append(out / part / shard.stem)
+            pack_shard(run_dir, shard, part, image_size, dirs[-1])
+    return dirs
+
+
 def _train(run: tuple[Path, list[Path]], name: str, out: Path, options: TrainOptions = FAST):
     run_dir, shards = run
+    packs = pack_run(run_dir, shards, options.image_size, out / "packs")
+    splits = out / "splits.tsv"
+    write_splits(shards, splits, options.val_fraction, options.test_fraction, options.seed)
     meta = train_model(
-        name, run_dir, shards, options, out / "model", out / "pred.tsv", out / "tb", {"x": 1}
+        name, packs, splits, options, out / "model", out / "pred.tsv", out / "tb", {"x": 1}
     )
     return meta, predictions.read(out / "pred.tsv")
 
@@ -122,10 +146,52 @@ def test_group_split_refuses_a_group_named_in_two_splits() -> None:
         assign_splits(samples, 0.2, 0.2, seed=0)
 
 
+def test_splits_tsv_is_the_group_split_of_the_shards(
+    run: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    _, shards = run
+    write_splits(shards, tmp_path / "splits.tsv", 0.2, 0.2, seed=7)
+    samples = manifest.read_samples(shards[0])
+    assert read_splits(tmp_path / "splits.tsv") == assign_splits(samples, 0.2, 0.2, seed=7)
+    (tmp_path / "bad.tsv").write_text("sample_id\tgroup\tsplit\ng0-0\tg0\ttrian\n")
+    with pytest.raises(ValueError, match="not a splits.tsv"):
+        read_splits(tmp_path / "bad.tsv")
+
+
+def test_packs_hold_the_decoded_tensors_bit_for_bit(
+    run: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    run_dir, shards = run
+    dirs = pack_run(run_dir, shards, 16, tmp_path)
+    items = shard_items(run_dir, shards[0])
+    decoded = FrameDataset(run_dir, "s0000", items, ("rgb", *MODALITIES), 16)
+    packs = open_packs(dirs, ("rgb", *MODALITIES))
+    assert [p.items for p in packs] == [tuple(items)]
+    packed = PackedDataset(packs, [(0, i) for i in range(len(items))], 16)
+    for i in (0, 5, len(items) - 1):
+        (want, label), (got, got_label) = decoded[i], packed[i]
+        assert got.keys() == want.keys() and label == got_label == items[i].label
+        for name in want:
+            assert got[name].dtype == want[name].dtype and torch.equal(got[name], want[name])
+    # Batches (read per batch, and by two worker processes that map the files themselves)
+    # are the batches of the decoded files.
+    batches = [
+        list(torch.utils.data.DataLoader(data, batch_size=8, num_workers=w))
+        for data, w in ((decoded, 0), (packed, 0), (packed, 2))
+    ]
+    for (a, la), *others in zip(*batches, strict=True):
+        for b, lb in others:
+            assert torch.equal(la, lb) and all(torch.equal(a[n], b[n]) for n in a)
+    with pytest.raises(ValueError, match="train.image_size 32"):
+        PackedDataset(packs, [(0, 0)], 32)[0]
+    with pytest.raises(ValueError, match="no pack of input rgb"):
+        open_packs([tmp_path / "modalities" / "s0000"], ("rgb",))
+
+
 def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:
     run_dir, shards = run
-    sample = manifest.read_samples(shards[0])[0]
-    x = load_inputs(run_dir, Item("s0000", sample, 1, "train"), ("rgb", *MODALITIES), 16)
+    item = shard_items(run_dir, shards[0])[1]
+    x = load_inputs(run_dir, "s0000", item, ("rgb", *MODALITIES), 16)
     for name in ("rgb", "albedo", "normal", "shading", "shadow"):
         assert x[name].shape == (3, 16, 16) and x[name].dtype == torch.uint8
     assert x["lighting"].shape == (27,) and x["lighting"].dtype == torch.float32
@@ -218,9 +284,9 @@ def test_checkpoint_round_trip_without_pickle(run: tuple[Path, list[Path]], tmp_
     assert loaded_meta == json.loads((tmp_path / "model/meta.json").read_text())
     assert loaded_meta["inputs"] == list(MODALITIES) and meta["model"] == "ensemble_net"
     run_dir, shards = run
-    first = pred.sample_id[0]
-    sample = next(s for s in manifest.read_samples(shards[0]) if s.sample_id == first)
-    x = load_inputs(run_dir, Item("s0000", sample, int(pred.k[0]), ""), MODALITIES, FRAME_SIZE)
+    sample = next(s for s in manifest.read_samples(shards[0]) if s.sample_id == pred.sample_id[0])
+    item = Item(sample.sample_id, int(pred.k[0]), sample.label, sample.group, sample.kind)
+    x = load_inputs(run_dir, "s0000", item, MODALITIES, FRAME_SIZE)
     with torch.no_grad():
         prob = torch.sigmoid(model({k: v[None] for k, v in x.items()}))
     assert prob.shape == (1,)

@@ -242,3 +242,48 @@ def test_results_state_what_the_numbers_can_support(tmp_path: Path) -> None:
     summary = (out / "summary.md").read_text()
     assert "bootstrap over" in summary and "resamples of the test *videos*" in summary
     assert "Shortcut warning**: `frame_count` alone reaches test AUC 0.500" in summary
+
+
+def test_each_model_waits_only_for_its_inputs(tmp_path: Path) -> None:
+    from tests.tiny_config import tiny_synth_config
+
+    write_config(tmp_path, tiny_synth_config("inputs"))
+    jobs = {}
+    for model in ("rgb", "albedo", "ensemble_net"):
+        target = f"results/inputs/models/{model}/model.safetensors"
+        cmd = snakemake_command(tmp_path, "-n", target)
+        proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        # The "Job stats" table: a rule and its job count per line, up to "total".
+        table = proc.stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+        jobs[model] = {line.split()[0] for line in table if line.strip()}
+    assert {"extract_frames", "pack", "train"} <= jobs["rgb"]
+    assert "decompose" not in jobs["rgb"]
+    assert "decompose" in jobs["albedo"] and "decompose" in jobs["ensemble_net"]
+
+
+def test_one_split_for_every_model_and_packs_are_temporary(tmp_path: Path) -> None:
+    from tests.tiny_config import tiny_synth_config
+    from unrender.evaluate import predictions
+    from unrender.train.splits import read_splits
+
+    config = tiny_synth_config("split")
+    config["train"] = {"epochs": 1, "image_size": 32}  # what is checked is which rows, not skill
+    models = ("rgb", *MODALITIES, "ensemble_net")
+    run_snakemake(tmp_path, config, *[f"results/split/predictions/{m}.tsv" for m in models])
+    out = tmp_path / "results" / "split"
+    splits = read_splits(out / "splits.tsv")
+    groups: dict[str, set[str]] = {}
+    for row in read_tsv(out / "splits.tsv"):
+        groups.setdefault(row["group"], set()).add(row["split"])
+    assert all(len(sides) == 1 for sides in groups.values()), groups  # no group straddles
+    accepted = [s for p in sorted((out / "shards").glob("*.tsv")) for s in manifest.read_samples(p)]
+    assert sorted(splits) == sorted(s.sample_id for s in accepted)
+    rows = {}
+    for model in models:
+        pred = predictions.read(out / "predictions" / f"{model}.tsv")
+        rows[model] = list(zip(pred.sample_id, pred.k, pred.split, strict=True))
+        assert all(splits[sid] == split for sid, _, split in rows[model])
+    assert len({tuple(r) for r in rows.values()}) == 1  # the 7 models see the same rows
+    assert {split for _, _, split in rows["rgb"]} == {"val", "test"}
+    assert not list((out / "packs").glob("*/*")), "packs are temp(): gone after training"

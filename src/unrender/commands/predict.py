@@ -25,12 +25,12 @@ import torch
 
 from unrender.devices import resolve_device
 from unrender.evaluate.ensembles import Stacker, mean_probability
-from unrender.evaluate.run import TRAINED
 from unrender.modalities import MODALITIES, get_backend
 from unrender.modalities.files import encode_png
 from unrender.rejected import RejectedInput
 from unrender.train import checkpoint
-from unrender.train.data import PICTURE_INPUTS, to_inputs
+from unrender.train.data import to_inputs
+from unrender.train.inputs import MODEL_INPUTS, PICTURE_INPUTS
 from unrender.train.models import Classifier
 
 HELP = "score a video or image with a trained run"
@@ -59,7 +59,7 @@ def load_models(
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
     models = {}
-    for name in TRAINED:
+    for name in MODEL_INPUTS:
         folder = run_dir / "models" / name
         if (folder / checkpoint.META).is_file():
             models[name] = checkpoint.load(folder, device)

@@ -9,7 +9,7 @@ from pathlib import Path
 from unrender import manifest
 from unrender.io import atomic_path, read_image
 from unrender.modalities import MODALITIES
-from unrender.train.data import Item, input_path
+from unrender.train.inputs import input_path
 
 
 def pick_sample(shard_tsvs: Sequence[str | os.PathLike[str]]) -> tuple[str, manifest.Sample]:
@@ -33,12 +33,13 @@ def write_montage(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    item = Item(shard, sample, 0, "")
     names = ("rgb", *MODALITIES)
     fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names), 2.8))
     for ax, name in zip(axes, names, strict=True):
         # The lighting PNG beside the .npy is the IRN++ sphere render of the SH coefficients.
-        ax.imshow(read_image(input_path(run_dir, name, item).with_suffix(".png")))
+        ax.imshow(
+            read_image(input_path(run_dir, name, shard, sample.sample_id, 0).with_suffix(".png"))
+        )
         ax.set_title(name)
         ax.axis("off")
     label = "fake" if sample.label else "real"

@@ -1,7 +1,7 @@
-"""Training data: the run's samples, their group-aware splits, and frame tensors.
+"""Training data: frame tensors, packed once per shard, read back through memory maps.
 
 One item is one frame ``k`` of one sample (a video gives ``frames.per_video`` items, an image
-one). An item's inputs are named after what they show:
+one). Its inputs (see :mod:`unrender.train.inputs`) are read from the run folder:
 
 - ``rgb``: the frame, ``results/{run}/frames/{shard}/{sample_id}/{k}.png``.
 - ``albedo``, ``normal``, ``shading``, ``shadow``: the modality PNG
@@ -19,10 +19,18 @@ S = ``image_size`` (``shadow`` is gray, repeated on 3 channels so every picture 
 same torchvision stem); ``lighting`` is float32 (27,), laid out ``L27[3 * j + c]``
 (coefficient j, colour channel c). Normalisation to float happens inside the model, so the
 checkpoint alone knows how to read its inputs.
+
+Packs: decoding PNGs is what limits training (bench/train_loader.py), so the ``pack`` rule
+decodes each shard once (:func:`pack_shard`) into ``packs/{part}/{shard}/``: one ``.npy``
+per input holding exactly the tensors above, stacked (uint8 (N, 3, S, S), ``lighting``
+float32 (N, 27)), and ``index.tsv`` naming row i (``sample_id, k, label, group, kind``).
+Training reads them with :class:`PackedDataset` through memory maps, so an epoch costs a copy,
+not a decode, and the tensors are the ones the PNG path gives, bit for bit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,80 +41,24 @@ import numpy as np
 import torch
 
 from unrender import manifest
-from unrender.io import read_image
-from unrender.manifest import Sample
-from unrender.modalities import MODALITIES
-
-#: Everything a model can take as input, in the study's order.
-INPUTS: tuple[str, ...] = ("rgb", *MODALITIES)
-
-#: Inputs that are pictures (uint8 (3, S, S)); the rest (``lighting``) is a vector.
-PICTURE_INPUTS: tuple[str, ...] = ("rgb", "albedo", "normal", "shading", "shadow")
-
-#: Length of the ``lighting`` input: 9 SH coefficients x RGB.
-LIGHTING_DIM = 27
-
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+from unrender.io import atomic_path, read_image, read_tsv, write_tsv
+from unrender.train.inputs import LIGHTING_DIM, PACK_PARTS, input_path
 
 FrameInputs = dict[str, torch.Tensor]
+
+#: Columns of a pack's ``index.tsv``.
+INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "label", "group", "kind")
 
 
 @dataclass(frozen=True)
 class Item:
-    """One frame of one accepted sample, with the split its group fell in."""
+    """One frame ``k`` of one accepted sample: a row of a pack index. label: 0 real, 1 fake."""
 
-    shard: str
-    sample: Sample
+    sample_id: str
     k: int
-    split: str
-
-
-def read_run_samples(shard_tsvs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Sample]]:
-    """The accepted samples of a run as ``(shard, sample)``; the shard id is the TSV's stem."""
-    return [(Path(p).stem, s) for p in shard_tsvs for s in manifest.read_samples(p)]
-
-
-def assign_splits(
-    samples: Sequence[Sample], val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, str]:
-    """``sample_id -> train|val|test``, keeping every group on one side.
-
-    A group takes the split its manifest rows name (rows of the group with an empty split
-    follow it); naming two splits in one group is an error, since it would leak the source
-    across the boundary. Groups with no split named are shuffled with ``seed`` within strata
-    of equal label sets (real-only, fake-only, both), and each stratum gives
-    ``round(n * test_fraction)`` groups to test and ``round(n * val_fraction)`` to val, so both
-    classes reach val and test whenever the data allow it; train keeps at least one group.
-    """
-    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"split fractions val={val_fraction}, test={test_fraction} must be >= 0 and sum < 1"
-        )
-    named: dict[str, set[str]] = {}
-    labels: dict[str, set[int]] = {}
-    for s in samples:
-        labels.setdefault(s.group, set()).add(s.label)
-        if s.split:
-            named.setdefault(s.group, set()).add(s.split)
-    clashes = {g: sorted(sp) for g, sp in named.items() if len(sp) > 1}
-    if clashes:
-        shown = ", ".join(f"{g}: {sp}" for g, sp in sorted(clashes.items())[:5])
-        raise ValueError(
-            f"{len(clashes)} group(s) have rows in more than one split ({shown}); give every "
-            "row of a group the same split in the manifest, or leave them all empty"
-        )
-    group_split = {g: next(iter(sp)) for g, sp in named.items()}
-    strata: dict[tuple[int, ...], list[str]] = {}
-    for g in sorted(labels.keys() - named.keys()):
-        strata.setdefault(tuple(sorted(labels[g])), []).append(g)
-    rng = np.random.default_rng(seed)
-    for key in sorted(strata):
-        groups = [strata[key][i] for i in rng.permutation(len(strata[key]))]
-        n_test = min(round(len(groups) * test_fraction), len(groups) - 1)
-        n_val = min(round(len(groups) * val_fraction), len(groups) - 1 - n_test)
-        for i, g in enumerate(groups):
-            group_split[g] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
-    return {s.sample_id: group_split[s.group] for s in samples}
+    label: int
+    group: str
+    kind: str
 
 
 def frame_ids(run_dir: str | os.PathLike[str], shard: str, sample_id: str) -> list[int]:
@@ -121,26 +73,14 @@ def frame_ids(run_dir: str | os.PathLike[str], shard: str, sample_id: str) -> li
     return ks
 
 
-def list_items(
-    run_dir: str | os.PathLike[str],
-    shard_samples: Sequence[tuple[str, Sample]],
-    splits: Mapping[str, str],
-) -> list[Item]:
-    """Every frame of every sample as an :class:`Item`, in shard/manifest/frame order."""
+def shard_items(run_dir: str | os.PathLike[str], shard_tsv: str | os.PathLike[str]) -> list[Item]:
+    """Every frame of every accepted sample of a shard, in manifest/frame order."""
+    shard = Path(shard_tsv).stem
     return [
-        Item(shard, s, k, splits[s.sample_id])
-        for shard, s in shard_samples
+        Item(s.sample_id, k, s.label, s.group, s.kind)
+        for s in manifest.read_samples(shard_tsv)
         for k in frame_ids(run_dir, shard, s.sample_id)
     ]
-
-
-def input_path(run_dir: str | os.PathLike[str], name: str, item: Item) -> Path:
-    """File that holds input ``name`` of ``item`` (PNG, or the SH .npy for ``lighting``)."""
-    sid = item.sample.sample_id
-    if name == "rgb":
-        return Path(run_dir) / "frames" / item.shard / sid / f"{item.k}.png"
-    suffix = "npy" if name == "lighting" else "png"
-    return Path(run_dir) / "modalities" / name / item.shard / sid / f"{item.k}.{suffix}"
 
 
 def to_inputs(
@@ -165,25 +105,38 @@ def to_inputs(
 
 
 def load_inputs(
-    run_dir: str | os.PathLike[str], item: Item, inputs: Sequence[str], image_size: int
+    run_dir: str | os.PathLike[str],
+    shard: str,
+    item: Item,
+    inputs: Sequence[str],
+    image_size: int,
 ) -> FrameInputs:
-    """Read the ``inputs`` of one item from the run folder; see :func:`to_inputs`."""
-    pictures = {n: read_image(input_path(run_dir, n, item)) for n in inputs if n != "lighting"}
-    lighting = np.load(input_path(run_dir, "lighting", item)) if "lighting" in inputs else None
+    """Decode the ``inputs`` of one item from its files in the run folder; see :func:`to_inputs`."""
+
+    def path(name: str) -> Path:
+        return input_path(run_dir, name, shard, item.sample_id, item.k)
+
+    pictures = {n: read_image(path(n)) for n in inputs if n != "lighting"}
+    lighting = np.load(path("lighting")) if "lighting" in inputs else None
     return to_inputs(pictures, lighting, image_size)
 
 
 class FrameDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
-    """Items of a run read lazily from disk: ``(inputs, label)`` with label 0 real / 1 fake."""
+    """Items of one shard decoded from their PNG/.npy files: ``(inputs, label)``.
+
+    What :func:`pack_shard` reads, and the baseline of bench/train_loader.py.
+    """
 
     def __init__(
         self,
         run_dir: str | os.PathLike[str],
+        shard: str,
         items: Sequence[Item],
         inputs: Sequence[str],
         image_size: int,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.shard = shard
         self.items = list(items)
         self.inputs = tuple(inputs)
         self.image_size = image_size
@@ -193,4 +146,162 @@ class FrameDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
 
     def __getitem__(self, i: int) -> tuple[FrameInputs, int]:
         item = self.items[i]
-        return load_inputs(self.run_dir, item, self.inputs, self.image_size), item.sample.label
+        inputs = load_inputs(self.run_dir, self.shard, item, self.inputs, self.image_size)
+        return inputs, item.label
+
+
+def pack_shard(
+    run_dir: str | os.PathLike[str],
+    shard_tsv: str | os.PathLike[str],
+    part: str,
+    image_size: int,
+    out_dir: str | os.PathLike[str],
+) -> int:
+    """Decode the inputs of ``part`` (a key of ``PACK_PARTS``) of one shard into ``out_dir``.
+
+    Writes ``{input}.npy`` per input of the part (uint8 (N, 3, S, S), ``lighting`` float32
+    (N, 27)) and ``index.tsv`` (row i of every array), each atomically. Returns N.
+    """
+    if part not in PACK_PARTS:
+        raise ValueError(f"unknown pack part {part!r}; known: {', '.join(PACK_PARTS)}")
+    items = shard_items(run_dir, shard_tsv)
+    frames = FrameDataset(run_dir, Path(shard_tsv).stem, items, PACK_PARTS[part], image_size)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        arrays = {}
+        for name in frames.inputs:
+            tmp = stack.enter_context(atomic_path(out / f"{name}.npy"))
+            shape = (LIGHTING_DIM,) if name == "lighting" else (3, image_size, image_size)
+            dtype = np.float32 if name == "lighting" else np.uint8
+            arrays[name] = np.lib.format.open_memmap(tmp, "w+", dtype, (len(items), *shape))
+        for i in range(len(frames)):
+            for name, tensor in frames[i][0].items():
+                arrays[name][i] = tensor.numpy()
+        for array in arrays.values():
+            array.flush()
+        del arrays
+    rows = [{c: getattr(it, c) for c in INDEX_COLUMNS} for it in items]
+    write_tsv(out / "index.tsv", rows, INDEX_COLUMNS)
+    return len(items)
+
+
+@dataclass(frozen=True)
+class Pack:
+    """The packed inputs of one shard: its items and, per input, the ``.npy`` holding them."""
+
+    shard: str
+    items: tuple[Item, ...]
+    files: Mapping[str, Path]
+
+
+def open_packs(pack_dirs: Sequence[str | os.PathLike[str]], inputs: Sequence[str]) -> list[Pack]:
+    """The packs of ``inputs`` in ``packs/{part}/{shard}`` folders, one per shard.
+
+    Shards come in the order of their first folder in ``pack_dirs``. The folders of one shard
+    (one per part) must index the same items, and every input must be in one of them; a
+    ValueError names the folder otherwise.
+    """
+    by_shard: dict[str, list[Path]] = {}
+    for d in map(Path, pack_dirs):
+        by_shard.setdefault(d.name, []).append(d)
+    packs = []
+    for shard, dirs in by_shard.items():
+        indexes = {d: _read_index(d / "index.tsv") for d in dirs}
+        first = next(iter(indexes.values()))
+        differ = [str(d) for d, items in indexes.items() if items != first]
+        if differ:
+            raise ValueError(
+                f"packs of shard {shard} index different items ({', '.join(differ)} vs "
+                f"{dirs[0]}); delete them and rerun snakemake"
+            )
+        files = {}
+        for name in inputs:
+            found = [d / f"{name}.npy" for d in dirs if (d / f"{name}.npy").is_file()]
+            if not found:
+                raise ValueError(f"no pack of input {name} for shard {shard} in {dirs}")
+            files[name] = found[0]
+        packs.append(Pack(shard, first, files))
+    return packs
+
+
+def _read_index(path: Path) -> tuple[Item, ...]:
+    return tuple(
+        Item(r["sample_id"], int(r["k"]), int(r["label"]), r["group"], r["kind"])
+        for r in read_tsv(path)
+    )
+
+
+class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
+    """Items read from packs through memory maps: ``(inputs, label)``, tensors as documented.
+
+    packs: :func:`open_packs`; positions: ``(pack number, row)`` of each item, in the order the
+    dataset serves them. Arrays are mapped lazily in the process that reads them (each
+    DataLoader worker maps its own), and a row is copied out, so batches own their memory.
+    ``image_size`` is checked against the arrays: packs made at another size are an error.
+    """
+
+    def __init__(
+        self, packs: Sequence[Pack], positions: Sequence[tuple[int, int]], image_size: int
+    ) -> None:
+        self.packs = list(packs)
+        self.positions = list(positions)
+        self.image_size = image_size
+        self._arrays: list[dict[str, np.ndarray]] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_arrays": None}  # workers map the files themselves
+
+    def arrays(self) -> list[dict[str, np.ndarray]]:
+        """Per pack, input -> its memory-mapped array (mapped on first use)."""
+        if self._arrays is None:
+            self._arrays = []
+            for pack in self.packs:
+                mapped = {n: np.load(f, mmap_mode="r") for n, f in pack.files.items()}
+                for name, a in mapped.items():
+                    size = self.image_size
+                    want = (LIGHTING_DIM,) if name == "lighting" else (3, size, size)
+                    if a.shape != (len(pack.items), *want):
+                        raise ValueError(
+                            f"{pack.files[name]} holds {a.shape}, not {len(pack.items)} items of "
+                            f"train.image_size {self.image_size}; delete the packs and rerun"
+                        )
+                self._arrays.append(mapped)
+        return self._arrays
+
+    def item(self, i: int) -> Item:
+        """The :class:`Item` served at ``i``."""
+        p, row = self.positions[i]
+        return self.packs[p].items[row]
+
+    def column(self, name: str) -> torch.Tensor:
+        """Input ``name`` of every item, stacked in serving order."""
+        arrays = self.arrays()
+        return torch.from_numpy(np.stack([arrays[p][name][row] for p, row in self.positions]))
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> tuple[FrameInputs, int]:
+        p, row = self.positions[i]
+        arrays = self.arrays()[p]
+        inputs = {n: torch.from_numpy(np.array(a[row])) for n, a in arrays.items()}
+        return inputs, self.packs[p].items[row].label
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[FrameInputs, int]]:
+        """The items at ``indices``, as ``__getitem__`` gives them, read with one fancy index
+        per pack and input (what a DataLoader calls for a batch: per-item copies out of the
+        memory map cost more than the whole batch's)."""
+        arrays = self.arrays()
+        rows_of: dict[int, list[tuple[int, int]]] = {}
+        for j, i in enumerate(indices):
+            p, row = self.positions[i]
+            rows_of.setdefault(p, []).append((j, row))
+        out: list[tuple[FrameInputs, int]] = [({}, 0)] * len(indices)
+        for p, entries in rows_of.items():
+            rows = [row for _, row in entries]
+            taken = {n: torch.from_numpy(a[rows]) for n, a in arrays[p].items()}
+            labels = self.packs[p].items
+            for t, (j, row) in enumerate(entries):
+                out[j] = ({n: v[t] for n, v in taken.items()}, labels[row].label)
+        return out

@@ -21,7 +21,6 @@ import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,17 +32,10 @@ from tqdm import tqdm
 from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.train import checkpoint
-from unrender.train.data import (
-    SPLITS,
-    FrameDataset,
-    FrameInputs,
-    Item,
-    assign_splits,
-    list_items,
-    load_inputs,
-    read_run_samples,
-)
-from unrender.train.models import MODEL_INPUTS, Classifier, LightingEncoder, build_model
+from unrender.train.data import FrameInputs, Item, PackedDataset, open_packs
+from unrender.train.inputs import MODEL_INPUTS
+from unrender.train.models import Classifier, LightingEncoder, build_model
+from unrender.train.splits import SPLITS, read_splits
 
 log = logging.getLogger(__name__)
 
@@ -187,27 +179,24 @@ def _val_scores(
     return loss, float(binary_auroc(torch.sigmoid(logits), labels))
 
 
-def split_counts(items: Sequence[Item]) -> dict[str, dict[str, int]]:
+def split_counts(items: Sequence[Item], splits: Mapping[str, str]) -> dict[str, dict[str, int]]:
     """Per split: frames, and samples by kind and label (``video_real``, ``image_fake``, ...)."""
     counts: dict[str, dict[str, int]] = {}
     seen: set[str] = set()
     for it in items:
-        c = counts.setdefault(it.split, {"frames": 0})
+        c = counts.setdefault(splits[it.sample_id], {"frames": 0})
         c["frames"] += 1
-        if it.sample.sample_id not in seen:
-            seen.add(it.sample.sample_id)
-            key = f"{it.sample.kind}_{'fake' if it.sample.label else 'real'}"
+        if it.sample_id not in seen:
+            seen.add(it.sample_id)
+            key = f"{it.kind}_{'fake' if it.label else 'real'}"
             c[key] = c.get(key, 0) + 1
     return {s: counts.get(s, {"frames": 0}) for s in SPLITS}
 
 
-def _fit_lighting(model: Classifier, run_dir: Path, train: Sequence[Item]) -> None:
+def _fit_lighting(model: Classifier, train: PackedDataset) -> None:
     encoder = model.encoders["lighting"]
     assert isinstance(encoder, LightingEncoder)
-    coefficients = torch.stack(
-        [load_inputs(run_dir, it, ("lighting",), 1)["lighting"] for it in train]
-    )
-    encoder.fit_standardisation(coefficients)
+    encoder.fit_standardisation(train.column("lighting"))
 
 
 def _fit(
@@ -278,50 +267,61 @@ def _fit(
 
 def train_model(
     name: str,
-    run_dir: str | os.PathLike[str],
-    shard_tsvs: Sequence[str | os.PathLike[str]],
+    pack_dirs: Sequence[str | os.PathLike[str]],
+    splits_tsv: str | os.PathLike[str],
     options: TrainOptions,
     model_dir: str | os.PathLike[str],
     predictions_path: str | os.PathLike[str],
     tensorboard_dir: str | os.PathLike[str] | None = None,
     preprocess: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train model ``name`` on the run in ``run_dir``; write checkpoint and predictions.
+    """Train model ``name`` on the packed inputs of a run; write checkpoint and predictions.
 
-    ``shard_tsvs``: the run's ``shards/{shard}.tsv`` files (accepted samples). Writes
-    ``model_dir/model.safetensors`` + ``meta.json``, the val and test predictions to
-    ``predictions_path`` and, if given, tensorboardX scalars (train loss, val loss, val AUC per
-    epoch) to ``tensorboard_dir``. ``preprocess`` (how frames and modalities were made: the
-    ``frames`` config and the modality backend) is stored in the meta for ``unrender predict``.
-    Returns the meta.
+    ``pack_dirs``: the run's ``packs/{part}/{shard}`` folders holding the model's inputs
+    (:func:`unrender.train.data.open_packs`, made at ``options.image_size``); ``splits_tsv``:
+    the run's ``splits.tsv``. Writes ``model_dir/model.safetensors`` + ``meta.json``, the val
+    and test predictions to ``predictions_path`` and, if given, tensorboardX scalars (train
+    loss, val loss, val AUC per epoch) to ``tensorboard_dir``. ``preprocess`` (how frames and
+    modalities were made: the ``frames`` config and the modality backend) is stored in the meta
+    for ``unrender predict``. Returns the meta.
     """
-    run_dir = Path(run_dir)
     inputs = MODEL_INPUTS.get(name)
     if inputs is None:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_INPUTS)}")
-    shard_samples = read_run_samples(shard_tsvs)
-    splits = assign_splits(
-        [s for _, s in shard_samples], options.val_fraction, options.test_fraction, options.seed
-    )
-    items = list_items(run_dir, shard_samples, splits)
-    by_split = {sp: [it for it in items if it.split == sp] for sp in SPLITS}
-    log.info("%s: inputs %s, samples per split %s", name, inputs, split_counts(items))
-    n_fake = sum(it.sample.label for it in by_split["train"])
+    splits = read_splits(splits_tsv)
+    packs = open_packs(pack_dirs, inputs)
+    items = [it for pack in packs for it in pack.items]
+    unsplit = sorted({it.sample_id for it in items} - splits.keys())
+    if unsplit:
+        raise ValueError(
+            f"{len(unsplit)} packed sample(s) are not in {splits_tsv} (e.g. {unsplit[:3]}); "
+            "it is older than the packs: delete it and rerun snakemake"
+        )
+    positions = {
+        sp: [
+            (p, row)
+            for p, pack in enumerate(packs)
+            for row, it in enumerate(pack.items)
+            if splits[it.sample_id] == sp
+        ]
+        for sp in SPLITS
+    }
+    datasets = {sp: PackedDataset(packs, positions[sp], options.image_size) for sp in SPLITS}
+    by_split = {sp: [datasets[sp].item(i) for i in range(len(datasets[sp]))] for sp in SPLITS}
+    log.info("%s: inputs %s, samples per split %s", name, inputs, split_counts(items, splits))
+    n_fake = sum(it.label for it in by_split["train"])
     n_real = len(by_split["train"]) - n_fake
     if n_fake == 0 or n_real == 0:
         raise ValueError(
             f"the training split has {n_real} real and {n_fake} fake frames; it needs both "
-            f"(run {run_dir}: check the manifest's labels and split column)"
+            f"({splits_tsv}: check the manifest's labels and split column)"
         )
     if not by_split["val"]:
         raise ValueError(
-            f"the val split of run {run_dir} is empty, and the epoch is chosen on val; give "
+            f"the val split of {splits_tsv} is empty, and the epoch is chosen on val; give "
             "some groups split=val in the manifest, or leave the column empty (train.split)"
         )
     device = resolve_device(options.device)
-    datasets = {
-        sp: FrameDataset(run_dir, by_split[sp], inputs, options.image_size) for sp in SPLITS
-    }
     # BatchNorm cannot run in train mode on a last batch of a single item.
     single_last = len(datasets["train"]) % options.batch_size == 1
     loaders = {
@@ -347,14 +347,14 @@ def train_model(
         with deterministic(options.seed):
             model = build_model(name, options.arch, options.pretrained)
             if "lighting" in inputs:
-                _fit_lighting(model, run_dir, by_split["train"])
+                _fit_lighting(model, datasets["train"])
             model.to(device)
             best_epoch, history = _fit(
                 model,
                 loaders["train"],
                 loaders["train_eval"],
                 loaders["val"],
-                torch.tensor([it.sample.label for it in by_split["val"]], dtype=torch.long),
+                torch.tensor([it.label for it in by_split["val"]], dtype=torch.long),
                 options,
                 n_real / n_fake,
                 device,
@@ -371,12 +371,12 @@ def train_model(
     predictions.write(
         predictions_path,
         predictions.from_rows(
-            [it.sample.sample_id for it in evaluated],
+            [it.sample_id for it in evaluated],
             [it.k for it in evaluated],
-            [it.split for it in evaluated],
-            [it.sample.label for it in evaluated],
+            [splits[it.sample_id] for it in evaluated],
+            [it.label for it in evaluated],
             torch.cat(probs).double().numpy(),
-            [it.sample.kind for it in evaluated],
+            [it.kind for it in evaluated],
         ),
     )
     meta = {
@@ -389,7 +389,7 @@ def train_model(
         # Stopped at max_epochs on its best epoch: the val AUC was still rising.
         "chose_last_epoch": best_epoch == len(history) == options.max_epochs,
         "history": history,
-        "splits": split_counts(items),
+        "splits": split_counts(items, splits),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

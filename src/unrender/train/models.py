@@ -23,15 +23,8 @@ import torch
 import torchvision
 from torch import nn
 
-from unrender.modalities import MODALITIES
-from unrender.train.data import LIGHTING_DIM, FrameInputs
-
-#: Model name -> the inputs it takes. ``ensemble_net`` is the fusion network.
-MODEL_INPUTS: dict[str, tuple[str, ...]] = {
-    "rgb": ("rgb",),
-    **{m: (m,) for m in MODALITIES},
-    "ensemble_net": MODALITIES,
-}
+from unrender.train.data import FrameInputs
+from unrender.train.inputs import LIGHTING_DIM, MODEL_INPUTS
 
 #: ImageNet statistics: what pretrained trunks expect, and a harmless centring from scratch.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
