@@ -3,6 +3,8 @@ rule synth:
         manifest=SYNTH_MANIFEST,
     log:
         f"{OUT}/logs/synth.log",
+    benchmark:
+        f"{OUT}/benchmarks/synth.tsv"
     params:
         synth=synth_options(),
     threads: 2
@@ -17,6 +19,8 @@ rule adapt_dataset:
         manifest=ADAPTED_MANIFEST,
     log:
         f"{OUT}/logs/adapt_dataset.log",
+    benchmark:
+        f"{OUT}/benchmarks/adapt_dataset.tsv"
     params:
         kind=config["dataset"]["kind"],
         root=dataset_root,
@@ -35,6 +39,8 @@ rule split_manifest:
         rejected=f"{OUT}/rejected/manifest.tsv",
     log:
         f"{OUT}/logs/split_manifest.log",
+    benchmark:
+        f"{OUT}/benchmarks/split_manifest.tsv"
     params:
         root=dataset_root,
         shard_size=config["shard_size"],
@@ -56,6 +62,8 @@ rule collect_rejected:
         summary=f"{OUT}/data_summary.tsv",
     log:
         f"{OUT}/logs/collect_rejected.log",
+    benchmark:
+        f"{OUT}/benchmarks/collect_rejected.tsv"
     container:
         config["containers"]["torch"]
     script:

@@ -84,6 +84,8 @@ rule summary:
         ),
     log:
         f"{OUT}/logs/summary.log",
+    benchmark:
+        f"{OUT}/benchmarks/summary.tsv"
     params:
         run=config["run"],
         models=MODELS,
@@ -115,6 +117,8 @@ rule modalities_example:
         ),
     log:
         f"{OUT}/logs/modalities_example.log",
+    benchmark:
+        f"{OUT}/benchmarks/modalities_example.tsv"
     params:
         # The run folder: shards/ is one of its children.
         run_dir=lambda wildcards, input: str(Path(input.shards[0]).parents[1]),

@@ -8,6 +8,8 @@ rule extract_frames:
         rejected=f"{OUT}/rejected/frames/{{shard}}.tsv",
     log:
         f"{OUT}/logs/extract_frames/{{shard}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/extract_frames/{{shard}}.tsv"
     params:
         root=dataset_root,
         frames=config["frames"],

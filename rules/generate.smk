@@ -26,6 +26,8 @@ rule stylegan_generate:
         manifest=f"{IMAGE_DATASET}/manifests/stylegan/{{block}}.tsv",
     log:
         f"{OUT}/logs/stylegan_generate/{{block}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/stylegan_generate/{{block}}.tsv"
     params:
         seeds=lambda wildcards: STYLEGAN_BLOCKS[wildcards.block],
         outdir=f"{IMAGE_DATASET}/stylegan",
@@ -47,6 +49,8 @@ rule ffhq_manifest:
         manifest=f"{IMAGE_DATASET}/manifests/ffhq.tsv",
     log:
         f"{OUT}/logs/ffhq_manifest.log",
+    benchmark:
+        f"{OUT}/benchmarks/ffhq_manifest.tsv"
     params:
         root=config["ffhq"]["root"],
         image_count=config["ffhq"]["count"],
@@ -69,6 +73,8 @@ rule image_manifest:
         manifest=f"{IMAGE_DATASET}/manifest.tsv",
     log:
         f"{OUT}/logs/image_manifest.log",
+    benchmark:
+        f"{OUT}/benchmarks/image_manifest.tsv"
     container:
         config["containers"]["torch"]
     script:

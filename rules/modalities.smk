@@ -14,6 +14,8 @@ if config["modalities"]["backend"] == "irn-tf1":
             ],
         log:
             f"{OUT}/logs/decompose/{{shard}}.log",
+        benchmark:
+            f"{OUT}/benchmarks/decompose/{{shard}}.tsv"
         params:
             out=lambda wildcards, output: str(Path(output.modalities[0]).parents[1]),
             checkpoint=config["irn"]["weights"],
@@ -45,6 +47,8 @@ else:
             ],
         log:
             f"{OUT}/logs/decompose/{{shard}}.log",
+        benchmark:
+            f"{OUT}/benchmarks/decompose/{{shard}}.tsv"
         params:
             backend=config["modalities"]["backend"],
             options=backend_options(),

@@ -30,6 +30,8 @@ rule provenance:
         PROVENANCE[0],
     log:
         f"{OUT}/logs/provenance.log",
+    benchmark:
+        f"{OUT}/benchmarks/provenance.tsv"
     params:
         config=config,
         manifest=raw_manifest(),
