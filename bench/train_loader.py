@@ -1,0 +1,142 @@
+"""Items/s of the training loader: PNG decoding (the old path) vs the packed memory maps.
+
+Builds one shard of a run folder the way the workflow lays it out (frames and modality PNGs
+of ``--source`` px, lighting .npy), then, for ``rgb`` and ``ensemble_net`` at each
+``--sizes`` and each ``--workers`` count, iterates a shuffled ``DataLoader`` (batch
+``--batch``) over ``FrameDataset`` (decode every PNG of an item, resize) and over
+``PackedDataset`` (packs made once by ``pack_shard``; their one-off cost is reported too).
+Both paths run in the same process, alternating pass by pass, and each rate is items / median
+pass time, so load from other processes hits both alike and cannot decide the ratio.
+
+Pictures are smoothed noise plus a gradient, which PNG compresses about as well as faces
+(random noise would make decoding look slower than it is).
+
+    python bench/train_loader.py [--items 400] [--source 256] [--sizes 64 128 256]
+        [--workers 0 2] [--batch 32] [--passes 3]
+
+Prints Markdown; BENCHMARKS.md quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from unrender import manifest
+from unrender.io import write_array, write_image
+from unrender.manifest import Sample
+from unrender.modalities import MODALITIES
+from unrender.train.data import FrameDataset, PackedDataset, open_packs, pack_shard, shard_items
+from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
+
+FRAMES = 5
+
+
+def _picture(rng: np.random.Generator, size: int, gray: bool) -> np.ndarray:
+    """uint8 (size, size[, 3]): blurred noise on a left-to-right gradient."""
+    noise = rng.normal(0, 40, (size, size) if gray else (size, size, 3))
+    gradient = np.linspace(64, 192, size)[None, :]
+    smooth = cv2.GaussianBlur(noise, (0, 0), 3) + (gradient if gray else gradient[..., None])
+    return np.clip(smooth, 0, 255).astype(np.uint8)
+
+
+def make_shard(run_dir: Path, n_items: int, source: int) -> Path:
+    """One shard of ``n_items`` frames (videos of 5 frames): frames, modality PNGs, lighting."""
+    rng = np.random.default_rng(0)
+    samples = [
+        Sample(f"v{i}", f"v{i}.mp4", i % 2, f"g{i // 2}", "", "video", "bench")
+        for i in range(-(-n_items // FRAMES))
+    ]
+    for s in samples:
+        for k in range(FRAMES):
+            write_image(
+                run_dir / "frames/s0000" / s.sample_id / f"{k}.png", _picture(rng, source, False)
+            )
+            for m in MODALITIES:
+                base = run_dir / "modalities" / m / "s0000" / s.sample_id / str(k)
+                if m == "lighting":
+                    write_array(
+                        base.with_suffix(".npy"), rng.normal(size=(9, 3)).astype(np.float32)
+                    )
+                    write_image(base.with_suffix(".png"), _picture(rng, 200, False))
+                else:
+                    write_image(base.with_suffix(".png"), _picture(rng, source, m == "shadow"))
+    shard = run_dir / "shards" / "s0000.tsv"
+    manifest.write_samples(shard, samples)
+    return shard
+
+
+def _pass(dataset: Dataset, batch: int, workers: int) -> float:
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        num_workers=workers,
+    )
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=400)
+    parser.add_argument("--source", type=int, default=256, help="px of the PNGs on disk")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        shard = make_shard(run_dir, args.items, args.source)
+        items = shard_items(run_dir, shard)
+        print(
+            f"{len(items)} items, PNGs of {args.source} px, batch {args.batch}, "
+            f"{args.threads} threads, {os.cpu_count()} cores, {platform.machine()}, "
+            f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.1f}\n"
+        )
+        print("| model | px | workers | PNG items/s | packed items/s | ratio | pack s (once) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for size in args.sizes:
+            pack_seconds = {}
+            for part in PACK_PARTS:
+                start = time.perf_counter()
+                pack_shard(run_dir, shard, part, size, run_dir / "packs" / part / "s0000")
+                pack_seconds[part] = time.perf_counter() - start
+            for model in ("rgb", "ensemble_net"):
+                inputs = MODEL_INPUTS[model]
+                parts = pack_parts(inputs)
+                packs = open_packs([run_dir / "packs" / p / "s0000" for p in parts], inputs)
+                packed = PackedDataset(packs, [(0, i) for i in range(len(items))], size)
+                decoded = FrameDataset(run_dir, "s0000", items, inputs, size)
+                for workers in args.workers:
+                    times: dict[str, list[float]] = {"png": [], "packed": []}
+                    _pass(packed, args.batch, workers)  # page cache and first calls
+                    for _ in range(args.passes):
+                        times["png"].append(_pass(decoded, args.batch, workers))
+                        times["packed"].append(_pass(packed, args.batch, workers))
+                    png, fast = (len(items) / statistics.median(times[k]) for k in times)
+                    once = sum(pack_seconds[p] for p in parts)
+                    print(
+                        f"| {model} | {size} | {workers} | {png:,.0f} | {fast:,.0f} | "
+                        f"{fast / png:,.0f}x | {once:.1f} |"
+                    )
+
+
+if __name__ == "__main__":
+    main()
