@@ -288,4 +288,8 @@ def bad_manifests() -> dict[str, tuple[bytes, str]]:
         "latin-1": (header + row + "caf\u00e9\n".encode("latin-1"), "line 2 is not UTF-8"),
         "header-only": (header, "the manifest has no rows"),
         "wrong-field-count": (header + row + b"\textra\n", "line 2 has 8 tab-separated fields"),
+        "group-in-two-splits": (
+            header + b"a\ta.png\t0\tg\ttrain\timage\t\n" + b"b\tb.png\t1\tg\ttest\timage\t\n",
+            "1 group(s) have rows in more than one split (g: ['test', 'train'])",
+        ),
     }

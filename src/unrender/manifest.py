@@ -31,7 +31,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,8 +82,37 @@ def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 
 
 def count_rows(path: str | os.PathLike[str]) -> int:
-    """Number of data rows of a manifest (as :func:`read` reads it), for the DAG."""
-    return len(read(path))
+    """Number of data rows of a manifest (as :func:`read` reads it), for the DAG.
+
+    Also refuses, naming the file, a group whose rows name two splits: that is a fault of
+    the whole manifest, so it stops the run before any job rather than at the split job.
+    """
+    rows = read(path)
+    try:
+        check_group_splits((r["group"], r["split"]) for r in rows)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    return len(rows)
+
+
+def check_group_splits(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``group -> split`` for the groups whose rows name a split; ValueError if one names two.
+
+    pairs: ``(group, split)`` of every row, split ``""`` where the row leaves it to the run.
+    A group in two splits would put a source and its fakes on both sides of the boundary.
+    """
+    named: dict[str, set[str]] = {}
+    for group, split in pairs:
+        if split:
+            named.setdefault(group, set()).add(split)
+    clashes = {g: sorted(sp) for g, sp in named.items() if len(sp) > 1}
+    if clashes:
+        shown = ", ".join(f"{g}: {sp}" for g, sp in sorted(clashes.items())[:5])
+        raise ValueError(
+            f"{len(clashes)} group(s) have rows in more than one split ({shown}); give every "
+            "row of a group the same split in the manifest, or leave them all empty"
+        )
+    return {g: next(iter(sp)) for g, sp in named.items()}
 
 
 def shard_ids(n_rows: int, shard_size: int) -> list[str]:

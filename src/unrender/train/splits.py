@@ -39,22 +39,12 @@ def assign_splits(
         raise ValueError(
             f"split fractions val={val_fraction}, test={test_fraction} must be >= 0 and sum < 1"
         )
-    named: dict[str, set[str]] = {}
     labels: dict[str, set[int]] = {}
     for s in samples:
         labels.setdefault(s.group, set()).add(s.label)
-        if s.split:
-            named.setdefault(s.group, set()).add(s.split)
-    clashes = {g: sorted(sp) for g, sp in named.items() if len(sp) > 1}
-    if clashes:
-        shown = ", ".join(f"{g}: {sp}" for g, sp in sorted(clashes.items())[:5])
-        raise ValueError(
-            f"{len(clashes)} group(s) have rows in more than one split ({shown}); give every "
-            "row of a group the same split in the manifest, or leave them all empty"
-        )
-    group_split = {g: next(iter(sp)) for g, sp in named.items()}
+    group_split = manifest.check_group_splits((s.group, s.split) for s in samples)
     strata: dict[tuple[int, ...], list[str]] = {}
-    for g in sorted(labels.keys() - named.keys()):
+    for g in sorted(labels.keys() - group_split.keys()):
         strata.setdefault(tuple(sorted(labels[g])), []).append(g)
     rng = np.random.default_rng(seed)
     for key in sorted(strata):
