@@ -4,7 +4,7 @@ The engine has no bridge and no iptables rules (the host network is left alone);
 and the base image persist in $UNRENDER_DOCKER_DIR (default /var/tmp/unrender-docker), so
 reruns skip the ~2 min debootstrap. Where the engine cannot start (not root, no dockerd) the
 tests skip, saying why; UNRENDER_REQUIRE_CONTAINERS=1 (``make test-containers``) turns that
-skip into a failure.
+skip into a failure. A plain ``pytest`` skips them unless UNRENDER_CONTAINERS=1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 REQUIRED = os.environ.get("UNRENDER_REQUIRE_CONTAINERS") == "1"
+#: The image builds take tens of minutes, so a plain ``pytest`` (``make test``) leaves them
+#: to ``make test-containers`` unless asked: UNRENDER_CONTAINERS=1 runs them where they can.
+WANTED = REQUIRED or os.environ.get("UNRENDER_CONTAINERS") == "1"
 # Short: the engine's unix socket path must stay under ~100 characters.
 DOCKER_DIR = Path(os.environ.get("UNRENDER_DOCKER_DIR", "/var/tmp/unrender-docker"))
 #: Debian 12 minbase with python3 and python3-venv, made by debootstrap (no registry).
@@ -59,6 +62,8 @@ def stop_stale_engine(pidfile: Path) -> None:
 def docker_engine() -> Iterator[dict[str, str]]:
     """Environment whose DOCKER_HOST is a private Docker engine, started here, stopped after
     (the body of the ``docker_env`` fixture of conftest.py)."""
+    if not WANTED:
+        pytest.skip("container tests build images (tens of minutes): make test-containers")
     if os.geteuid() != 0:
         skip_or_fail("the Docker engine cannot start: needs root")
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
