@@ -160,7 +160,7 @@ def test_the_tiny_workflow_runs_in_the_torch_image_as_on_the_host(
     docker_env: dict[str, str], torch_image: str, tmp_path: Path
 ) -> None:
     # One short epoch: the comparison needs training to run, not to learn.
-    config = {**tiny_synth_config(RUN, shard_size=7), "train": {"epochs": 1, "image_size": 32}}
+    config = {**tiny_synth_config(RUN, shard_size=7), "train": {"max_epochs": 1, "image_size": 32}}
     host_dir, workdir = tmp_path / "host", tmp_path / "container"
     host_dir.mkdir()
     workdir.mkdir()
