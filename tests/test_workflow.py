@@ -268,7 +268,8 @@ def test_one_split_for_every_model_and_packs_are_temporary(tmp_path: Path) -> No
     from unrender.train.splits import read_splits
 
     config = tiny_synth_config("split")
-    config["train"] = {"max_epochs": 1, "image_size": 32}  # what is checked is which rows, not skill
+    # What is checked is which rows each model sees, not skill: one epoch.
+    config["train"] = {"max_epochs": 1, "image_size": 32}
     models = ("rgb", *MODALITIES, "ensemble_net")
     run_snakemake(tmp_path, config, *[f"results/split/predictions/{m}.tsv" for m in models])
     out = tmp_path / "results" / "split"
