@@ -1,8 +1,8 @@
 """The smallest synthetic run of the whole data graph, for the end-to-end tests.
 
 14 samples (6 identities x 1 real video, 6 face swaps, 1 real and 1 fake still) of 32 px,
-3 frames per video; about 20 s on 2 cores. Each split gets the two identities that face
-swaps require.
+3 frames per video, at most 3 epochs of training; about 20 s on 2 cores up to the
+modalities. Each split gets the two identities that face swaps require.
 """
 
 from __future__ import annotations
@@ -28,4 +28,6 @@ def tiny_synth_config(run: str, shard_size: int = 4) -> dict[str, Any]:
         },
         "shard_size": shard_size,
         "frames": {"per_video": 3, "size": 32},
+        # A small training budget: these runs check the machinery, not what models learn.
+        "train": {"max_epochs": 3, "patience": 2},
     }
