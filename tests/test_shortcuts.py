@@ -13,6 +13,7 @@ from unrender import manifest
 from unrender.evaluate import predictions
 from unrender.evaluate.shortcuts import (
     _STANDARD_LUMA,
+    NUMERIC,
     AuditSample,
     audit,
     audit_run,
@@ -156,17 +157,7 @@ def test_audit_levels_follow_the_kinds_and_flag_small_n() -> None:
             "video",
             {
                 "format": "mp4/h264",
-                **dict.fromkeys(
-                    (
-                        "resolution",
-                        "file_size",
-                        "frame_count",
-                        "duration",
-                        "bitrate",
-                        "jpeg_quality",
-                    ),
-                    float(i),
-                ),
+                **dict.fromkeys(NUMERIC, float(i)),
             },
         )
         for i in range(8)

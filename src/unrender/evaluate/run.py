@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from unrender.config import default
 from unrender.evaluate import predictions
 from unrender.evaluate.bootstrap import Level, bootstrap, interval, paired_p_value
 from unrender.evaluate.delong import delong_test
@@ -44,8 +45,9 @@ ENSEMBLES: tuple[str, ...] = ("ensemble_net", "ensemble_mean", "ensemble_stacked
 #: Every model of metrics.tsv, in its row order.
 ALL_MODELS: tuple[str, ...] = (*TRAINED, *ENSEMBLES[1:])
 LEVELS: tuple[str, ...] = ("frame", "video", "image")
-#: Default of ``evaluate.min_per_class``: fewer bootstrap clusters of a class flag the level.
-MIN_PER_CLASS = 10
+#: Default of ``evaluate.min_per_class`` (the schema's): fewer bootstrap clusters of a class
+#: flag the level.
+MIN_PER_CLASS: int = default("evaluate", "min_per_class")
 
 #: How many rows, units and groups a level has, what was resampled, and whether it is too
 #: small for its CIs and p-values to mean anything (``small_n``: ``yes`` or ``no``).

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from unrender import manifest
+from unrender.config import default
 from unrender.evaluate import predictions
 from unrender.evaluate.bootstrap import Level, bootstrap, interval
 from unrender.evaluate.metrics import binary_metrics
@@ -39,8 +40,9 @@ from unrender.evaluate.run import MIN_PER_CLASS, level_size
 from unrender.io import write_tsv
 from unrender.video import image_header_size, probe_video
 
-#: Default of ``evaluate.shortcut_warning_auc``: a feature at or above it gets a warning.
-WARNING_AUC = 0.7
+#: Default of ``evaluate.shortcut_warning_auc`` (the schema's): a feature at or above it
+#: gets a warning.
+WARNING_AUC: float = default("evaluate", "shortcut_warning_auc")
 #: Numeric features, in the row order of shortcuts.tsv (``format`` comes first).
 NUMERIC: tuple[str, ...] = (
     "resolution",
