@@ -6,7 +6,6 @@ the workflow runs on a fresh checkout.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -186,62 +185,6 @@ def test_stylegan_network_sha256_is_a_config_option(
     assert (proc.returncode == 0) == parses, output[-3000:]
     if not parses:
         assert "network_sha256" in output
-
-
-def test_results_state_what_the_numbers_can_support(tmp_path: Path) -> None:
-    """The whole graph on the tiny synthetic run: group bootstrap, small-n honesty, Holm and
-    DeLong, the planted signal, early stopping and the shortcut audit, as a user sees them;
-    then the evaluate options a user can change, on the same trained models."""
-    from tests.tiny_config import tiny_synth_config
-
-    config = tiny_synth_config("stats", shard_size=7)
-    config["train"] = {"image_size": 32, "max_epochs": 2, "patience": 1, "batch_size": 8}
-    config["evaluate"] = {"bootstrap": 100}
-    run_snakemake(tmp_path, config)
-    out = tmp_path / "results" / "stats"
-
-    metrics = read_tsv(out / "metrics.tsv")
-    video = next(r for r in metrics if (r["model"], r["level"]) == ("rgb", "video"))
-    # 2 test identities, each a group of its real videos and their swaps: far below 10.
-    assert (video["bootstrap_unit"], video["n_groups"], video["small_n"]) == ("group", "2", "yes")
-    assert (video["clusters_real"], video["clusters_fake"]) == ("2", "2")
-    comparison = read_tsv(out / "comparison.tsv")
-    assert {"p_holm", "delong_p", "delong_p_holm"} <= set(comparison[0])
-    for model in ("rgb", "ensemble_net", "lighting"):
-        meta = json.loads((out / "models" / model / "meta.json").read_text())
-        assert meta["epochs_run"] == len(meta["history"]) <= 2
-        assert meta["chose_last_epoch"] == (meta["best_epoch"] == 2)
-    shortcuts = {(r["level"], r["feature"]): r for r in read_tsv(out / "shortcuts.tsv")}
-    # Every synthetic clip has the same size, length and codec: those carry no signal.
-    for feature in ("format", "resolution", "frame_count", "duration"):
-        assert float(shortcuts[("video", feature)]["auc"]) == 0.5, feature
-
-    summary = (out / "summary.md").read_text()
-    head = summary.split("**Question.**")[0]
-    assert "**These data are synthetic.**" in head and "at least 80 degrees away" in head
-    answer = summary.split("## Training")[0]
-    assert answer.count("not tested: n too small (2 real / 2 fake groups") == 3
-    tables = summary.split("## Test metrics")[1].split("## Shortcut audit")[0]
-    assert "[" not in tables.replace("[95% CI]", ""), "no CI at 2 groups per class"
-    assert "## Shortcut audit" in summary and "Shortcut warning" not in summary
-
-    # The same models, evaluated by video, with CIs from 1 unit per class on, and a warning
-    # from AUC 0.5: only the evaluation reruns.
-    config["evaluate"] = {
-        "bootstrap": 100,
-        "unit": "video",
-        "min_per_class": 1,
-        "shortcut_warning_auc": 0.5,
-    }
-    proc = run_snakemake(tmp_path, config)
-    assert "rule train:" not in proc.stdout + proc.stderr
-    metrics = read_tsv(out / "metrics.tsv")
-    video = next(r for r in metrics if (r["model"], r["level"]) == ("rgb", "video"))
-    assert (video["bootstrap_unit"], video["small_n"]) == ("video", "no")
-    assert int(video["clusters_real"]) == int(video["n_units"]) - int(video["clusters_fake"])
-    summary = (out / "summary.md").read_text()
-    assert "bootstrap over" in summary and "resamples of the test *videos*" in summary
-    assert "Shortcut warning**: `frame_count` alone reaches test AUC 0.500" in summary
 
 
 def test_each_model_waits_only_for_its_inputs(tmp_path: Path) -> None:

@@ -1,0 +1,97 @@
+"""One tiny whole-graph run, shared: what a user reads in results/ after `snakemake`.
+
+The run is made once per module (``tiny_results``); every evaluation option and output a
+user can pick is asserted on it, so each adds assertions and jobs, not another training run.
+A test that re-runs part of the graph with other options works on a copy (``rerun_copy``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_workflow import run_snakemake
+from tests.tiny_config import tiny_synth_config
+from unrender.io import read_tsv
+
+pytestmark = pytest.mark.slow
+
+RUN = "stats"
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The working directory and config of the whole graph on the tiny synthetic run."""
+    workdir = tmp_path_factory.mktemp("results")
+    config = tiny_synth_config(RUN, shard_size=7)
+    config["train"] = {"image_size": 32, "max_epochs": 2, "patience": 1, "batch_size": 8}
+    config["evaluate"] = {"bootstrap": 100}
+    run_snakemake(workdir, config)
+    return workdir, config
+
+
+def rerun_copy(tiny_results: tuple[Path, dict], tmp_path: Path) -> tuple[Path, dict]:
+    """A copy of the shared run (timestamps kept, so Snakemake reruns only what changed)."""
+    workdir, config = tiny_results
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy, json.loads(json.dumps(config))
+
+
+def test_results_state_what_the_numbers_can_support(tiny_results: tuple[Path, dict]) -> None:
+    """Group bootstrap, small-n honesty, Holm and DeLong, the planted signal, early stopping
+    and the shortcut audit, as a user sees them."""
+    workdir, _ = tiny_results
+    out = workdir / "results" / RUN
+
+    metrics = read_tsv(out / "metrics.tsv")
+    video = next(r for r in metrics if (r["model"], r["level"]) == ("rgb", "video"))
+    # 2 test identities, each a group of its real videos and their swaps: far below 10.
+    assert (video["bootstrap_unit"], video["n_groups"], video["small_n"]) == ("group", "2", "yes")
+    assert (video["clusters_real"], video["clusters_fake"]) == ("2", "2")
+    comparison = read_tsv(out / "comparison.tsv")
+    assert {"p_holm", "delong_p", "delong_p_holm"} <= set(comparison[0])
+    for model in ("rgb", "ensemble_net", "lighting"):
+        meta = json.loads((out / "models" / model / "meta.json").read_text())
+        assert meta["epochs_run"] == len(meta["history"]) <= 2
+        assert meta["chose_last_epoch"] == (meta["best_epoch"] == 2)
+    shortcuts = {(r["level"], r["feature"]): r for r in read_tsv(out / "shortcuts.tsv")}
+    # Every synthetic clip has the same size, length and codec: those carry no signal.
+    for feature in ("format", "resolution", "frame_count", "duration"):
+        assert float(shortcuts[("video", feature)]["auc"]) == 0.5, feature
+
+    summary = (out / "summary.md").read_text()
+    head = summary.split("**Question.**")[0]
+    assert "**These data are synthetic.**" in head and "at least 80 degrees away" in head
+    answer = summary.split("## Training")[0]
+    assert answer.count("not tested: n too small (2 real / 2 fake groups") == 3
+    tables = summary.split("## Test metrics")[1].split("## Shortcut audit")[0]
+    assert "[" not in tables.replace("[95% CI]", ""), "no CI at 2 groups per class"
+    assert "## Shortcut audit" in summary and "Shortcut warning" not in summary
+
+
+def test_evaluate_options_rerun_only_the_evaluation(
+    tiny_results: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """The same models, evaluated by video, with CIs from 1 unit per class on, and a warning
+    from AUC 0.5: only the evaluation reruns."""
+    workdir, config = rerun_copy(tiny_results, tmp_path)
+    out = workdir / "results" / RUN
+    config["evaluate"] = {
+        "bootstrap": 100,
+        "unit": "video",
+        "min_per_class": 1,
+        "shortcut_warning_auc": 0.5,
+    }
+    proc = run_snakemake(workdir, config)
+    assert "rule train:" not in proc.stdout + proc.stderr
+    metrics = read_tsv(out / "metrics.tsv")
+    video = next(r for r in metrics if (r["model"], r["level"]) == ("rgb", "video"))
+    assert (video["bootstrap_unit"], video["small_n"]) == ("video", "no")
+    assert int(video["clusters_real"]) == int(video["n_units"]) - int(video["clusters_fake"])
+    summary = (out / "summary.md").read_text()
+    assert "bootstrap over" in summary and "resamples of the test *videos*" in summary
+    assert "Shortcut warning**: `frame_count` alone reaches test AUC 0.500" in summary
