@@ -54,12 +54,13 @@ def test_extract_size_is_capped(clip: Path, tmp_path: Path, capsys: pytest.Captu
     _fails_with_one_line(argv, "4096", capsys)
 
 
-def test_extract_refuses_a_fifo_without_opening_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command,name", [("extract", "pipe.mp4"), ("decompose", "pipe.png")])
+def test_a_fifo_is_refused_without_opening_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, name: str
 ) -> None:
-    fifo = tmp_path / "pipe.mp4"
+    fifo = tmp_path / name
     os.mkfifo(fifo)  # opening it for reading would block until a writer comes: never
-    argv = ["extract", str(fifo), "--out", str(tmp_path / "o")]
+    argv = [command, str(fifo), "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert "not a regular file" in capsys.readouterr().err
 

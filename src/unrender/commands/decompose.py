@@ -99,8 +99,11 @@ def run(args: argparse.Namespace) -> int:
     output_folder(args.out)
     stems: dict[str, Path] = {}
     for path in args.images:
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"input image not found: {path}")
+        if not path.is_file():
+            # Never opened: reading a FIFO would wait for a writer for ever.
+            raise ValueError(f"input image is not a regular file: {path}")
         if path.stem in stems:
             raise ValueError(
                 f"{stems[path.stem]} and {path} share the name {path.stem!r}, so their outputs "
