@@ -73,6 +73,7 @@ rule summary:
         metrics=f"{OUT}/metrics.tsv",
         comparison=f"{OUT}/comparison.tsv",
         shortcuts=f"{OUT}/shortcuts.tsv",
+        cross=CROSS_FILES,
         metas=expand(f"{OUT}/models/{{model}}/meta.json", model=MODELS),
         shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
@@ -136,6 +137,7 @@ RESULT_FILES = [
     f"{OUT}/shortcuts.tsv",
     f"{OUT}/roc.png",
     f"{OUT}/report/modalities_example.png",
+    *CROSS_FILES,
     *expand(f"{OUT}/models/{{model}}/model.safetensors", model=MODELS),
 ]
 

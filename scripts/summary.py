@@ -29,4 +29,5 @@ write_summary(
         sources,
         None if synth is None else planted_signal(SynthConfig.from_mapping(synth)),
     ),
+    [row for path in snakemake.input.cross for row in read_tsv(path)],
 )

@@ -15,20 +15,29 @@ import pytest
 
 from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
+from unrender import manifest
+from unrender.evaluate.cross import CROSS_COLUMNS, DELTA_COLUMNS
+from unrender.evaluate.run import ALL_MODELS, ENSEMBLES
 from unrender.io import read_tsv
 
 pytestmark = pytest.mark.slow
 
 RUN = "stats"
+#: A second tiny synthetic run (data only) that the shared run's models are scored on.
+CROSS_TARGET = "stats-target"
 
 
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """The working directory and config of the whole graph on the tiny synthetic run."""
+    """The working directory and config of the whole graph on the tiny synthetic run, scored
+    also on the data of a second one (evaluate.cross)."""
     workdir = tmp_path_factory.mktemp("results")
+    target = tiny_synth_config(CROSS_TARGET, shard_size=7)
+    target["seed"] = 1
+    run_snakemake(workdir, target, "data")
     config = tiny_synth_config(RUN, shard_size=7)
     config["train"] = {"image_size": 32, "max_epochs": 2, "patience": 1, "batch_size": 8}
-    config["evaluate"] = {"bootstrap": 100}
+    config["evaluate"] = {"bootstrap": 100, "cross": [CROSS_TARGET]}
     run_snakemake(workdir, config)
     return workdir, config
 
@@ -95,3 +104,46 @@ def test_evaluate_options_rerun_only_the_evaluation(
     summary = (out / "summary.md").read_text()
     assert "bootstrap over" in summary and "resamples of the test *videos*" in summary
     assert "Shortcut warning**: `frame_count` alone reaches test AUC 0.500" in summary
+
+
+def test_cross_dataset_scores_every_model_on_the_target_run(
+    tiny_results: tuple[Path, dict],
+) -> None:
+    """evaluate.cross: every model on the other run's test split, in cross.tsv and summary.md
+    as the field prints it (rows = models, columns = test sets, plus the average)."""
+    workdir, _ = tiny_results
+    out = workdir / "results" / RUN
+    target = workdir / "results" / CROSS_TARGET
+    samples = [
+        s for p in sorted((target / "shards").glob("*.tsv")) for s in manifest.read_samples(p)
+    ]
+    tests = [s for s in samples if s.split == "test"]
+    assert 0 < len(tests) < len(samples)  # the synthetic manifest marks a test split
+
+    rgb = read_tsv(out / "cross" / CROSS_TARGET / "rgb.tsv")
+    assert {r["sample_id"] for r in rgb} == {s.sample_id for s in tests}
+    assert {r["split"] for r in rgb} == {"test"}
+    rows = read_tsv(out / "cross.tsv")
+    assert list(rows[0]) == list(CROSS_COLUMNS)
+    keys = {(r["target"], r["model"], r["level"]) for r in rows}
+    levels = {r["level"] for r in rows}
+    assert "video" in levels and "frame" in levels
+    assert keys == {(CROSS_TARGET, m, lv) for m in ALL_MODELS for lv in levels}
+    assert len(rows) == len(keys)
+    video = {r["model"]: r for r in rows if r["level"] == "video"}
+    assert int(video["rgb"]["n"]) == sum(s.kind == "video" for s in tests)
+    assert video["rgb"]["n_groups"] == str(len({s.group for s in tests if s.kind == "video"}))
+    for model, row in video.items():
+        assert 0 <= float(row["auc"]) <= 1
+        compared = model in ENSEMBLES
+        assert all((row[c] != "") == compared for c in DELTA_COLUMNS), model
+    assert float(video["ensemble_mean"]["auc_baseline"]) == float(video["rgb"]["auc"])
+
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Cross-dataset AUC (evaluate.cross)")[1].split("## Shortcut")[0]
+    table = section.split("### video level")[1].split("###")[0]
+    assert f"| model | {CROSS_TARGET} | avg |" in table
+    for model in ALL_MODELS:
+        auc = float(video[model]["auc"])
+        assert f"| {model} | {auc:.3f} | {auc:.3f} |" in table, model
+    assert "| ensemble_stacked | " in table.split("ΔAUC vs RGB")[1]

@@ -231,14 +231,18 @@ def write_summary(
     metas: Mapping[str, Mapping[str, Any]],
     evaluate: Mapping[str, Any],
     data_lines: Sequence[str],
+    cross: Sequence[Mapping[str, str]] = (),
 ) -> None:
     """Write ``summary.md`` atomically.
 
     metrics, comparison, shortcuts: rows of metrics.tsv, comparison.tsv and shortcuts.tsv;
     metas: model -> its ``meta.json`` (splits, training options, epochs); evaluate: the
     config's ``evaluate`` section (bootstrap, unit, min_per_class, shortcut_warning_auc);
-    data_lines: :func:`describe_data`.
+    data_lines: :func:`describe_data`; cross: rows of cross.tsv (none without evaluate.cross).
     """
+    # Here, not at the top: unrender.report.cross formats its cells with this module's helpers.
+    from unrender.report.cross import cross_lines
+
     min_per_class = int(evaluate["min_per_class"])
     warnings, audit = shortcut_lines(
         shortcuts, float(evaluate["shortcut_warning_auc"]), min_per_class
@@ -291,6 +295,7 @@ def write_summary(
         "",
         *_comparison_table(comparison, min_per_class),
         "",
+        *cross_lines(cross, run, min_per_class),
         *audit,
         "",
         "## How to read this",
