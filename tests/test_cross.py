@@ -89,7 +89,7 @@ def _tables(seed: int) -> dict[str, predictions.Predictions]:
 def test_cross_rows_have_every_model_and_level_and_ensembles_compared() -> None:
     tables = _tables(0)
     groups = {f"v{i}": f"g{i}" for i in range(8)}
-    rows = cross_rows(tables, "celebdf", groups, n_resamples=100, seed=0, min_per_class=2)
+    rows = cross_rows(tables, "celebdf", groups, n_resamples=20, seed=0, min_per_class=2)
     assert [(r["model"], r["level"]) for r in rows] == [
         (m, lv) for lv in ("frame", "video") for m in ALL_MODELS
     ]
@@ -107,7 +107,7 @@ def test_the_summary_table_has_models_as_rows_targets_as_columns_and_their_mean(
     rows = [
         {k: str(v) for k, v in r.items()}
         for target, seed in (("celebdf", 0), ("dfdc", 1))
-        for r in cross_rows(_tables(seed), target, groups, 100, 0, min_per_class=2)
+        for r in cross_rows(_tables(seed), target, groups, 20, 0, min_per_class=2)
     ]
     lines = cross_lines(rows, "ffpp", min_per_class=2)
     video = lines[lines.index("### video level") :]
