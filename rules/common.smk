@@ -7,6 +7,7 @@ from snakemake.settings.types import DeploymentMethod
 from unrender import manifest
 from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
+from unrender.devices import names_cuda
 from unrender.modalities import MODALITIES
 from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
 
@@ -143,6 +144,13 @@ DATA_OUTPUTS = [
 def backend_options():
     """Keyword options of the configured modality backend."""
     return _backend_options(config)
+
+
+def gpu_resources(device):
+    """A job's GPU request for its ``device`` setting: one GPU when it names CUDA (``gpu``,
+    which the slurm executor turns into ``sbatch --gpus=1``), else none. ``auto`` asks for
+    none (README, "GPUs"): the submit host cannot see what a compute node has."""
+    return {"gpu": 1} if names_cuda(device) else {}
 
 
 def apptainer_dir():

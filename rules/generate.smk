@@ -38,6 +38,8 @@ rule stylegan_generate:
         device=config["stylegan"]["device"],
         network_sha256=config["stylegan"]["network_sha256"],
     threads: 2
+    resources:
+        **gpu_resources(config["stylegan"]["device"]),
     container:
         config["containers"]["stylegan2_ada"]
     script:

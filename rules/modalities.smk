@@ -54,6 +54,13 @@ else:
             options=backend_options(),
             batch_size=config["modalities"]["batch_size"],
         threads: 2
+        resources:
+            # Only the irn backend runs on a device; the classical one is numpy on CPUs.
+            **gpu_resources(
+                config["irn"]["device"]
+                if config["modalities"]["backend"] == "irn"
+                else "cpu"
+            ),
         container:
             config["containers"]["torch"]
         script:

@@ -69,6 +69,8 @@ rule train:
             "backend_options": backend_options(),
         },
     threads: 2
+    resources:
+        **gpu_resources(config["train"]["device"]),
     container:
         config["containers"]["torch"]
     script:

@@ -32,7 +32,7 @@ from unrender.train.data import (
     to_inputs,
 )
 from unrender.train.inputs import PACK_PARTS
-from unrender.train.loop import TrainOptions, augment, train_model
+from unrender.train.loop import TrainOptions, augment, loader_options, train_model
 from unrender.train.models import build_model
 from unrender.train.splits import assign_splits, read_splits, write_splits
 
@@ -218,6 +218,14 @@ def test_flip_mirrors_every_input_consistently() -> None:
         else:
             assert torch.equal(out["normal"][i], picture[i])
             assert torch.equal(out["lighting"][i], lighting[i])
+
+
+def test_loaders_use_workers_and_pinned_memory_on_cuda_only() -> None:
+    # Workers change no batch (test_packs_hold_the_decoded_tensors_bit_for_bit).
+    assert loader_options(torch.device("cpu"), workers=2) == {}
+    cuda = loader_options(torch.device("cuda"), workers=2)
+    assert cuda == {"num_workers": 2, "pin_memory": True, "persistent_workers": True}
+    assert loader_options(torch.device("cuda:1"), workers=0)["persistent_workers"] is False
 
 
 def test_training_is_deterministic_and_learns_the_planted_signal(

@@ -7,7 +7,8 @@ improving, and meta.json says so (``chose_last_epoch``).
 
 Deterministic on CPU for a given seed and thread count: weights are initialised after
 ``torch.manual_seed(seed)``, batches are shuffled and augmented from generators seeded from
-``seed``, data are read in the main process, and ``torch.use_deterministic_algorithms`` is on
+``seed``, data are read in the main process on CPU (on CUDA by worker processes, which
+change no value: items carry no randomness), and ``torch.use_deterministic_algorithms`` is on
 while training (:func:`deterministic`; on CPU it costs nothing measurable,
 bench/train_throughput.md). Class imbalance is met with ``pos_weight = n_real / n_fake`` in
 the loss, so a model cannot win by predicting the majority class.
@@ -129,8 +130,21 @@ def augment(
     return out
 
 
+def loader_options(device: torch.device, workers: int) -> dict[str, Any]:
+    """DataLoader keywords for training on ``device``.
+
+    On CUDA, ``workers`` (>= 0) worker processes read the packs and batches come in pinned
+    memory, so the host-to-GPU copy (non-blocking in :func:`_to`) overlaps the step. On CPU
+    none: the step itself needs the job's cores, and the main process reads the memory-mapped
+    packs at thousands of items/s (BENCHMARKS.md).
+    """
+    if device.type != "cuda":
+        return {}
+    return {"num_workers": workers, "pin_memory": True, "persistent_workers": workers > 0}
+
+
 def _to(batch: FrameInputs, device: torch.device) -> FrameInputs:
-    return {k: v.to(device) for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
@@ -324,6 +338,8 @@ def train_model(
     device = resolve_device(options.device)
     # BatchNorm cannot run in train mode on a last batch of a single item.
     single_last = len(datasets["train"]) % options.batch_size == 1
+    # On a GPU the job's threads feed it rather than compute.
+    loading = loader_options(device, workers=torch.get_num_threads())
     loaders = {
         "train": DataLoader(
             datasets["train"],
@@ -331,12 +347,16 @@ def train_model(
             shuffle=True,
             generator=torch.Generator().manual_seed(options.seed),
             drop_last=single_last,
+            **loading,
         ),
         # The training set in order and unaugmented, for the BatchNorm statistics.
         "train_eval": DataLoader(
-            datasets["train"], batch_size=options.batch_size, drop_last=single_last
+            datasets["train"], batch_size=options.batch_size, drop_last=single_last, **loading
         ),
-        **{sp: DataLoader(datasets[sp], batch_size=options.batch_size) for sp in ("val", "test")},
+        **{
+            sp: DataLoader(datasets[sp], batch_size=options.batch_size, **loading)
+            for sp in ("val", "test")
+        },
     }
     writer = None
     if tensorboard_dir is not None:
