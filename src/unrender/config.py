@@ -127,6 +127,7 @@ def backend_options(config: Mapping[str, Any]) -> dict[str, Any]:
             "weights": irn["weights"],
             "mode": irn["mode"],
             "device": irn["device"],
+            "precision": irn["precision"],
             "batch_size": config["modalities"]["batch_size"],
         }
     return {}

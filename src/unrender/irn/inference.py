@@ -56,6 +56,19 @@ WEIGHTS_HELP = (
 )
 
 
+#: ``irn.precision``: the dtype the network's convolutions run in. float32 is the default
+#: and the parity-tested path (tests/test_irn.py); bfloat16 and float16 are opt-in autocast
+#: (``torch.autocast``: weights stay float32, GroupNorm runs in float32 where autocast says
+#: so, the logits come back as float32 and everything after them -- heads, the float64
+#: lighting fit, renders -- is unchanged). Their error against the float32 oracle is measured
+#: in tests/test_irn_precision.py.
+PRECISIONS: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
 def load(weights_path: str | Path, device: str | torch.device | None = None) -> InverseRenderNet:
     """The network with converted weights (a safetensors file), in eval mode on ``device``.
 
@@ -200,12 +213,16 @@ def fit_lighting(
 
 
 def infer(
-    model: InverseRenderNet, input_net: torch.Tensor, mask: torch.Tensor
+    model: InverseRenderNet,
+    input_net: torch.Tensor,
+    mask: torch.Tensor,
+    precision: str = "float32",
 ) -> dict[str, torch.Tensor]:
     """Network, heads, lighting and renders for a batch, at the network size.
 
     input_net: float32 (B, h, w, 3) in [-1, 1]; mask: float32 (B, h, w), on the model's
-    device. Returns float32 tensors (B first):
+    device; precision: a key of :data:`PRECISIONS`, the network's compute dtype. Returns
+    float32 tensors (B first):
 
     - ``albedo`` (h, w, 3) = (albedo_raw / 2 + 0.5) * mask, in [5e-5, 0.99995], 0 masked;
     - ``normal`` (h, w, 3) unit with z > 0, zeros where masked;
@@ -218,7 +235,12 @@ def infer(
     - ``logits_albedo`` (h, w, 3), ``logits_normal`` (h, w, 2), ``logits_shadow`` (h, w, 1).
     """
     m = mask[..., None]
-    logits = [t.permute(0, 2, 3, 1) for t in model(input_net.permute(0, 3, 1, 2))]
+    dtype = _precision(precision)
+    # The NHWC batch permuted to NCHW is channels-last in memory, as the weights are (load).
+    with torch.autocast(input_net.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        raw = model(input_net.permute(0, 3, 1, 2))
+    # .float() of a float32 tensor is the tensor itself: the float32 path is unchanged.
+    logits = [t.float().permute(0, 2, 3, 1) for t in raw]
     logits_albedo, logits_normal, logits_shadow = logits
     albedo_raw = (torch.tanh(logits_albedo) * m).clamp(-HEAD_CLIP, HEAD_CLIP)
     shadow_raw = (torch.tanh(logits_shadow) * m).clamp(-HEAD_CLIP, HEAD_CLIP)
@@ -248,9 +270,10 @@ def infer(
 
 
 def decompose_batch(
-    model: InverseRenderNet, images: np.ndarray, mode: str = "demo"
+    model: InverseRenderNet, images: np.ndarray, mode: str = "demo", precision: str = "float32"
 ) -> dict[str, torch.Tensor]:
-    """:func:`infer` on a batch of same-sized images, prepared as in ``mode`` (no mask).
+    """:func:`infer` on a batch of same-sized images, prepared as in ``mode`` (no mask), the
+    network in ``precision``.
 
     images: uint8 (B, H, W, 3) RGB. Returns :func:`infer`'s tensors at the network size
     (:func:`network_size`), on the model's device.
@@ -259,7 +282,7 @@ def decompose_batch(
     device = next(model.parameters()).device
     x = torch.from_numpy(np.stack([p.input_net for p in prepared])).to(device)
     m = torch.from_numpy(np.stack([p.mask for p in prepared])).to(device)
-    return infer(model, x, m)
+    return infer(model, x, m, precision)
 
 
 def _to_png(x: np.ndarray) -> np.ndarray:
@@ -302,9 +325,14 @@ def postprocess(
 
 
 def decompose(
-    model: InverseRenderNet, image: np.ndarray, mask: np.ndarray | None = None, mode: str = "demo"
+    model: InverseRenderNet,
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    mode: str = "demo",
+    precision: str = "float32",
 ) -> dict[str, np.ndarray]:
-    """Run upstream's whole test path on one image; keys, shapes, dtypes as the oracle npz.
+    """Run upstream's whole test path on one image; keys, shapes, dtypes as the oracle npz
+    (the network in ``precision``, :data:`PRECISIONS`).
 
     image: uint8 (H0, W0, 3) RGB; mask: uint8 (H0, W0), 255 = keep. With h, w the network
     size, returns numpy arrays:
@@ -323,6 +351,7 @@ def decompose(
             model,
             torch.from_numpy(prepared.input_net[None]).to(device),
             torch.from_numpy(prepared.mask[None]).to(device),
+            precision,
         )
     batched = ("lighting", "lighting_ls", "lighting_pca")
     arrays = {k: v.cpu().numpy() if k in batched else v[0].cpu().numpy() for k, v in net.items()}
@@ -334,6 +363,14 @@ def decompose(
         "pca_pinv": pca_pinv().astype(np.float32),
         **postprocess(arrays, image.shape[:2], mode),
     }
+
+
+def _precision(precision: str) -> torch.dtype:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"unknown IRN++ precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    return PRECISIONS[precision]
 
 
 def _check_mode(mode: str) -> None:

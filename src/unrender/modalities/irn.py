@@ -69,7 +69,9 @@ class IrnBackend:
     weights: converted safetensors file (``unrender irn convert``); mode: ``demo`` (the
     outdoor model), ``iiw`` or ``diode`` -- use the weights of the matching upstream
     checkpoint; device: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` ...; batch_size: images per
-    network call, default :data:`CPU_BATCH` on CPU and :data:`GPU_BATCH` otherwise.
+    network call, default :data:`CPU_BATCH` on CPU and :data:`GPU_BATCH` otherwise;
+    precision: the network's compute dtype, a key of :data:`unrender.irn.inference.PRECISIONS`
+    (float32, the parity-tested default, on every device).
     """
 
     name = "irn"
@@ -80,15 +82,21 @@ class IrnBackend:
         mode: str = "demo",
         device: str = "auto",
         batch_size: int | None = None,
+        precision: str = "float32",
     ) -> None:
         if weights is None:
             raise ValueError(f"the irn backend needs irn.weights. {inference.WEIGHTS_HELP}")
         if mode not in inference.MODES:
             raise ValueError(f"irn.mode must be one of {', '.join(inference.MODES)}, got {mode!r}")
+        if precision not in inference.PRECISIONS:
+            raise ValueError(
+                f"irn.precision must be one of {', '.join(inference.PRECISIONS)}, got {precision!r}"
+            )
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         torch_device = resolve_device(device)
         self.mode = mode
+        self.precision = precision
         self.batch_size = batch_size or (CPU_BATCH if torch_device.type == "cpu" else GPU_BATCH)
         self.model = inference.load(weights, torch_device)
 
@@ -113,7 +121,7 @@ class IrnBackend:
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 net = inference.decompose_batch(
-                    self.model, images[start : start + self.batch_size], self.mode
+                    self.model, images[start : start + self.batch_size], self.mode, self.precision
                 )
                 parts.append(to_contract(net, height, width))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
