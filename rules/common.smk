@@ -9,7 +9,7 @@ from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
 from unrender.devices import names_cuda
 from unrender.modalities import MODALITIES
-from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
+from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, PICTURE_MODELS, pack_parts
 
 # One line naming the key, before any job runs (validate fills the schema's defaults).
 try:

@@ -129,6 +129,39 @@ rule modalities_example:
         "../scripts/modalities_example.py"
 
 
+rule saliency:
+    input:
+        models=expand(f"{OUT}/models/{{model}}/model.safetensors", model=PICTURE_MODELS),
+        # Which frames are test frames, and the rgb model's P(fake) printed beside them.
+        predictions=f"{OUT}/predictions/rgb.tsv",
+        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+        frames=expand(f"{OUT}/frames/{{shard}}", shard=SHARDS),
+        modalities=expand(
+            f"{OUT}/modalities/{{modality}}/{{shard}}",
+            modality=MODALITIES,
+            shard=SHARDS,
+        ),
+    output:
+        figure=report(
+            f"{OUT}/report/saliency.png",
+            caption="../report/saliency.rst",
+            category="Results",
+            labels={"figure": "Grad-CAM saliency"},
+        ),
+    log:
+        f"{OUT}/logs/saliency.log",
+    benchmark:
+        f"{OUT}/benchmarks/saliency.tsv"
+    params:
+        run_dir=lambda wildcards, input: str(Path(input.shards[0]).parents[1]),
+        models=PICTURE_MODELS,
+    threads: 1
+    container:
+        config["containers"]["torch"]
+    script:
+        "../scripts/saliency.py"
+
+
 #: What the study's answer consists of; the Snakefile's `rule all` asks for these.
 RESULT_FILES = [
     f"{OUT}/summary.md",
@@ -138,6 +171,7 @@ RESULT_FILES = [
     f"{OUT}/roc.png",
     f"{OUT}/report/modalities_example.png",
     *CROSS_FILES,
+    f"{OUT}/report/saliency.png",
     *expand(f"{OUT}/models/{{model}}/model.safetensors", model=MODELS),
 ]
 

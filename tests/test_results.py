@@ -147,3 +147,25 @@ def test_cross_dataset_scores_every_model_on_the_target_run(
         auc = float(video[model]["auc"])
         assert f"| {model} | {auc:.3f} | {auc:.3f} |" in table, model
     assert "| ensemble_stacked | " in table.split("ΔAUC vs RGB")[1]
+
+
+def test_saliency_figure_maps_each_picture_model(tiny_results: tuple[Path, dict]) -> None:
+    """report/saliency.png: Grad-CAM of the 5 picture models on test fakes and reals."""
+    from unrender.io import read_image
+    from unrender.report.saliency import model_saliency, pick_examples
+    from unrender.train.inputs import PICTURE_MODELS
+
+    workdir, _ = tiny_results
+    out = workdir / "results" / RUN
+    figure = read_image(out / "report" / "saliency.png")
+    assert figure.ndim == 3 and figure.shape[1] > figure.shape[0] > 200
+    examples = pick_examples(out / "predictions" / "rgb.tsv", sorted(out.glob("shards/*.tsv")))
+    labels = [e.item.label for e in examples]
+    assert labels == sorted(labels, reverse=True) and set(labels) == {0, 1}
+    log = (out / "logs" / "saliency.log").read_text()
+    assert all(m in log for m in PICTURE_MODELS) and examples[0].item.sample_id in log
+    for model in PICTURE_MODELS:
+        name, pictures, cams = model_saliency(out, out / "models" / model, examples)
+        assert name == model and pictures.shape == (len(examples), 32, 32, 3)
+        assert cams.shape == (len(examples), 32, 32)
+        assert float(cams.min()) >= 0 and float(cams.max()) <= 1 + 1e-6

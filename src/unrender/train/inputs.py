@@ -33,6 +33,14 @@ MODEL_INPUTS: dict[str, tuple[str, ...]] = {
     "ensemble_net": MODALITIES,
 }
 
+#: The models with one picture input (rgb and the picture modalities): those whose saliency
+#: maps onto a picture (unrender.report.saliency).
+PICTURE_MODELS: tuple[str, ...] = tuple(
+    name
+    for name, inputs in MODEL_INPUTS.items()
+    if len(inputs) == 1 and inputs[0] in PICTURE_INPUTS
+)
+
 #: Pack part (``packs/{part}/{shard}``) -> the inputs it holds.
 PACK_PARTS: dict[str, tuple[str, ...]] = {"frames": ("rgb",), "modalities": MODALITIES}
 
