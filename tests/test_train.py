@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from unrender.train.data import (
     to_inputs,
 )
 from unrender.train.inputs import PACK_PARTS
-from unrender.train.loop import TrainOptions, augment, loader_options, train_model
+from unrender.train.loop import TrainOptions, _val_scores, augment, loader_options, train_model
 from unrender.train.models import build_model
 from unrender.train.splits import assign_splits, read_splits, write_splits
 
@@ -363,3 +364,15 @@ def test_imagenet_weights_offline_names_the_file_to_place(
     message = str(error.value)
     assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
     assert "TORCH_HOME" in message
+
+
+def test_val_auc_is_the_roc_auc_torchmetrics_gives() -> None:
+    # The val AUC that picks the epoch moved from torchmetrics to mid-ranks (start-up cost);
+    # on scores with ties and saturated logits it must be the same area under the ROC.
+    from torchmetrics.functional.classification import binary_auroc
+
+    logits = torch.tensor([-3.0, 0.5, 0.5, 2.0, -1.0, 40.0, 41.0, 0.5, -0.2, 1.5])
+    labels = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1, 1, 0])
+    loss, auc = _val_scores(logits, labels, torch.tensor(1.0))
+    assert auc == pytest.approx(float(binary_auroc(torch.sigmoid(logits), labels)), abs=1e-6)
+    assert 0.0 < auc < 1.0 and math.isfinite(loss)

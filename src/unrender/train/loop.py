@@ -27,11 +27,11 @@ from typing import Any
 import torch
 from torch.nn.functional import binary_cross_entropy_with_logits
 from torch.utils.data import DataLoader
-from torchmetrics.functional.classification import binary_auroc
 from tqdm import tqdm
 
 from unrender.devices import resolve_device
 from unrender.evaluate import predictions
+from unrender.evaluate.delong import placements
 from unrender.train import checkpoint
 from unrender.train.data import FrameInputs, Item, PackedDataset, open_packs
 from unrender.train.inputs import MODEL_INPUTS
@@ -190,7 +190,11 @@ def _val_scores(
     loss = float(binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=pos_weight))
     if len(labels.unique()) < 2:
         return loss, math.nan
-    return loss, float(binary_auroc(torch.sigmoid(logits), labels))
+    # The AUC from mid-ranks (numpy), not torchmetrics: importing torchmetrics cost each
+    # training job seconds of start-up (BENCHMARKS.md, demo). Same ranks, same ties: the
+    # scores are the float32 probabilities torchmetrics was given.
+    fake_places, _ = placements(labels.numpy(), torch.sigmoid(logits).numpy())
+    return loss, float(fake_places.mean())
 
 
 def split_counts(items: Sequence[Item], splits: Mapping[str, str]) -> dict[str, dict[str, int]]:
