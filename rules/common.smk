@@ -1,5 +1,6 @@
 """Config validation, the run's sample count and shards, and input functions."""
 
+import os
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
@@ -16,6 +17,12 @@ try:
     check_run(validate(config))
 except ConfigError as e:
     raise WorkflowError(f"config: {e}") from None
+
+# Jobs inherit this: OpenMP threads that finish a parallel region sleep instead of spinning.
+# Spinning threads take the cores from the job's other threads and from the other jobs on a
+# busy machine: an rgb training step cost 2.5-6 CPU s spinning vs 0.8 passive at load 8 (same
+# results bit for bit, same thread count; BENCHMARKS.md, "Demo"). A user's setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 OUT = f"results/{config['run']}"
 MODELS = list(MODEL_INPUTS)
