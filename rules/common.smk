@@ -10,7 +10,13 @@ from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
 from unrender.devices import names_cuda
 from unrender.modalities import MODALITIES
-from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, PICTURE_MODELS, pack_parts
+from unrender.train.inputs import (
+    DETECTOR_INPUTS,
+    MODEL_INPUTS,
+    PACK_PARTS,
+    PICTURE_MODELS,
+    pack_parts,
+)
 
 # One line naming the key, before any job runs (validate fills the schema's defaults).
 try:
@@ -26,6 +32,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 OUT = f"results/{config['run']}"
 MODELS = list(MODEL_INPUTS)
+#: What the evaluation reads predictions of: the trained models and the training-free detectors.
+SCORED = [*MODELS, *DETECTOR_INPUTS]
 
 
 wildcard_constraints:

@@ -25,6 +25,7 @@ rule cross_predict:
         unpack(lambda wildcards: CROSS_INPUTS[wildcards.target]),
         weights=expand(f"{OUT}/models/{{model}}/model.safetensors", model=MODELS),
         stacker=f"{OUT}/models/ensemble_stacked/stacker.json",
+        calibration=f"{OUT}/models/lighting_consistency/calibration.json",
     output:
         # {model}.tsv per model of metrics.tsv, trained ones and post-hoc ensembles.
         predictions=directory(f"{OUT}/cross/{{target}}"),

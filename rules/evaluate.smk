@@ -4,7 +4,7 @@
 
 rule evaluate:
     input:
-        predictions=expand(f"{OUT}/predictions/{{model}}.tsv", model=MODELS),
+        predictions=expand(f"{OUT}/predictions/{{model}}.tsv", model=SCORED),
         # The accepted samples with their manifest groups, the bootstrap's clusters.
         shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
@@ -34,7 +34,7 @@ rule evaluate:
     benchmark:
         f"{OUT}/benchmarks/evaluate.tsv"
     params:
-        models=MODELS,
+        models=SCORED,
         evaluate=config["evaluate"],
         seed=config["seed"],
     threads: 1

@@ -17,6 +17,7 @@ n = score_target(
         for m, p in zip(snakemake.params.models, snakemake.input.weights, strict=True)
     },
     snakemake.input.stacker,
+    snakemake.input.calibration,
     f"results/{snakemake.wildcards.target}",
     snakemake.input.shards,
     snakemake.output.predictions,

@@ -236,9 +236,9 @@ def test_whole_graph_runs_on_real_face_clips(kind: str, tmp_path: Path) -> None:
     faces = {r["face"] for p in (out / "frames").glob("*.tsv") for r in read_tsv(p)}
     assert faces == {"detected"}
 
-    # The 9-model table, the report, and predict on a clip the run never saw.
+    # The 10-model table, the report, and predict on a clip the run never saw.
     metrics = read_tsv(out / "metrics.tsv")
-    assert len(ALL_MODELS) == 9 and {r["model"] for r in metrics} == set(ALL_MODELS)
+    assert len(ALL_MODELS) == 10 and {r["model"] for r in metrics} == set(ALL_MODELS)
     scored = {(r["model"], r["level"]) for r in metrics if int(r["n"]) > 0}
     assert {(m, level) for m in ALL_MODELS for level in ("frame", "video")} <= scored
     report = (tmp_path / "report.html").read_text(errors="replace")

@@ -18,10 +18,16 @@ from unrender.evaluate.bootstrap import (
     paired_p_value,
 )
 from unrender.evaluate.delong import delong_test, placements
-from unrender.evaluate.ensembles import Stacker, ensemble_mean, ensemble_stacked, fit_stacker
+from unrender.evaluate.ensembles import (
+    STACKED_INPUTS,
+    Stacker,
+    ensemble_mean,
+    ensemble_stacked,
+    fit_stacker,
+)
 from unrender.evaluate.holm import holm
 from unrender.evaluate.metrics import binary_metrics, equal_error_rate, roc_curve
-from unrender.evaluate.run import ALL_MODELS, ENSEMBLES, TRAINED, evaluate_run, levels, score_level
+from unrender.evaluate.run import ALL_MODELS, ENSEMBLES, SCORED, evaluate_run, levels, score_level
 from unrender.io import read_tsv, write_tsv
 from unrender.modalities import MODALITIES
 
@@ -194,7 +200,7 @@ def _tables(seed: int = 0) -> dict[str, predictions.Predictions]:
     sid, k, split, label, kind = (list(c) for c in zip(*rows, strict=True))
     labels = np.array(label)
     out = {}
-    for m in TRAINED:
+    for m in SCORED:
         signal = 0.6 if m in ("shading", "ensemble_net") else 0.0
         prob = np.clip(0.5 + signal * (labels - 0.5) + rng.normal(0, 0.15, len(rows)), 0.01, 0.99)
         out[m] = predictions.from_rows(sid, k, split, label, prob, kind)
@@ -211,10 +217,10 @@ def test_ensembles_mean_and_stacked_fit_on_val_only() -> None:
     mean = ensemble_mean(tables)
     np.testing.assert_allclose(mean.prob, np.mean([tables[m].prob for m in MODALITIES], axis=0))
     stacker = fit_stacker(tables)
-    assert stacker.inputs == MODALITIES
-    assert max(stacker.coef, key=abs) == stacker.coef[MODALITIES.index("shading")] > 0
+    assert stacker.inputs == STACKED_INPUTS == (*MODALITIES, "lighting_consistency")
+    assert max(stacker.coef, key=abs) == stacker.coef[STACKED_INPUTS.index("shading")] > 0
     scrambled = dict(tables)
-    for m in MODALITIES:  # any change to test rows leaves the fit alone
+    for m in STACKED_INPUTS:  # any change to test rows leaves the fit alone
         t = tables[m]
         scrambled[m] = t.with_prob(np.where(t.split == "test", 1 - t.prob, t.prob))
     assert fit_stacker(scrambled) == stacker

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from unrender import video
+from unrender import lighting_consistency, video
 from unrender.cli import main
-from unrender.evaluate.ensembles import Stacker
+from unrender.commands.predict import LIGHTING_CALIBRATION
+from unrender.evaluate.ensembles import STACKED_INPUTS, Stacker
 from unrender.io import write_image
 from unrender.modalities import MODALITIES, register
 from unrender.train import checkpoint
@@ -60,7 +61,8 @@ def _write_video(path: Path, n: int = 10) -> None:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder with (untrained) checkpoints of the 7 models and a stacker."""
+    """A run folder with (untrained) checkpoints of the 7 models, a stacker and the
+    lighting_consistency threshold."""
     run = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
     for name in MODEL_INPUTS:
@@ -71,9 +73,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "preprocess": {"frames": FRAMES, "backend": "predict-test", "backend_options": {}},
         }
         checkpoint.save(run / "models" / name, build_model(name), meta)
-    Stacker(MODALITIES, (0.5, -0.2, 1.0, 0.1, 0.3), -0.1).save(
+    Stacker(STACKED_INPUTS, (0.5, -0.2, 1.0, 0.1, 0.3, 0.8), -0.1).save(
         run / "models/ensemble_stacked/stacker.json"
     )
+    lighting_consistency.Calibration(0.2).save(run / LIGHTING_CALIBRATION)
     return run
 
 
@@ -104,6 +107,7 @@ def test_json_schema_and_scores(
             "rgb",
             *MODALITIES,
             "ensemble_net",
+            "lighting_consistency",
             "ensemble_mean",
             "ensemble_stacked",
         ]
@@ -122,6 +126,17 @@ def test_rgb_score_is_the_models_mean_frame_probability(
     with torch.no_grad():
         expected = torch.sigmoid(model({"rgb": batch})).mean().item()
     assert result["scores"]["rgb"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_lighting_consistency_scores_the_frames_with_the_runs_threshold(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _predict_json(capsys, media["clip"], run_dir)
+    frames = video.extract_frames(media["clip"], 3, size=32).frames
+    normals = _ToyBackend().decompose(np.stack(frames))["normal"]
+    scores = lighting_consistency.sample_scores(frames, list(normals))
+    expected = lighting_consistency.to_probability(scores, 0.2).mean()
+    assert result["scores"]["lighting_consistency"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_table_output(

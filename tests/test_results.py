@@ -169,3 +169,24 @@ def test_saliency_figure_maps_each_picture_model(tiny_results: tuple[Path, dict]
         assert name == model and pictures.shape == (len(examples), 32, 32, 3)
         assert cams.shape == (len(examples), 32, 32)
         assert float(cams.min()) >= 0 and float(cams.max()) <= 1 + 1e-6
+
+
+def test_lighting_consistency_is_a_model_of_the_run(tiny_results: tuple[Path, dict]) -> None:
+    """The training-free detector: its predictions, val threshold, metrics rows, a column of
+    the stacked ensemble, and its line in summary.md."""
+    workdir, _ = tiny_results
+    out = workdir / "results" / RUN
+    rows = read_tsv(out / "predictions" / "lighting_consistency.tsv")
+    rgb = read_tsv(out / "predictions" / "rgb.tsv")
+    key = ("sample_id", "k", "split", "label", "kind")
+    assert [[r[c] for c in key] for r in rows] == [[r[c] for c in key] for r in rgb]
+    assert all(0 <= float(r["prob"]) < 1 for r in rows)
+    calibration = json.loads((out / "models/lighting_consistency/calibration.json").read_text())
+    assert calibration["threshold"] > 0 and calibration["chosen_on"].startswith("val")
+    metrics = {(r["model"], r["level"]): r for r in read_tsv(out / "metrics.tsv")}
+    for level in {lv for model, lv in metrics if model == "rgb"}:
+        row = metrics[("lighting_consistency", level)]
+        assert 0 <= float(row["auc"]) <= 1 and row["n"] == metrics[("rgb", level)]["n"]
+    stacker = json.loads((out / "models/ensemble_stacked/stacker.json").read_text())
+    assert stacker["inputs"][-1] == "lighting_consistency" and len(stacker["coef"]) == 6
+    assert "| lighting_consistency |" in (out / "summary.md").read_text()

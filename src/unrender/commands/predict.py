@@ -6,7 +6,9 @@ as recorded in the models' ``meta.json``), the same modality backend, the same P
 quantisation of the modalities, then every trained model of ``results/{run}/models/``. A
 model's score is the mean of its frame probabilities (the video level of the evaluation).
 ``ensemble_mean`` averages the five modality models' frame probabilities;
-``ensemble_stacked`` applies the stacker fit on val, when the run's evaluation wrote it.
+``ensemble_stacked`` applies the stacker fit on val, when the run's evaluation wrote it;
+``lighting_consistency`` (training-free) scores the frames and normals with the threshold the
+run chose on val, when the run has one (``models/lighting_consistency/calibration.json``).
 
 Output: a table, or with ``--json`` one object
 ``{"path": str, "frames": int, "scores": {"rgb": p, ..., "ensemble_net": p, "ensemble_mean": p}}``.
@@ -37,6 +39,8 @@ HELP = "score a video or image with a trained run"
 
 #: Where the evaluation leaves the stacked ensemble's coefficients, inside a run folder.
 STACKER = Path("models") / "ensemble_stacked" / "stacker.json"
+#: Where the lighting_consistency rule leaves its val threshold, inside a run folder.
+LIGHTING_CALIBRATION = Path("models") / "lighting_consistency" / "calibration.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,12 +96,13 @@ def _preprocess(models: dict[str, tuple[Classifier, dict[str, Any]]], run_dir: P
 
 def decompose_file(
     path: Path, preprocess: dict[str, Any]
-) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+) -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
     """Frames of ``path`` and their modalities, as the run's training data had them on disk.
 
-    Returns per frame ``(pictures, lighting)``: name -> uint8 picture (the frame and each
-    modality's PNG encoding, :func:`unrender.modalities.files.encode_png`) and the float32
-    (9, 3) SH coefficients; what :func:`unrender.train.data.to_inputs` takes.
+    Returns per frame ``(pictures, lighting, normal)``: name -> uint8 picture (the frame and
+    each modality's PNG encoding, :func:`unrender.modalities.files.encode_png`) and the
+    float32 (9, 3) SH coefficients, what :func:`unrender.train.data.to_inputs` takes; and the
+    float32 (H, W, 3) normals (the run's ``.npy``), what ``lighting_consistency`` reads.
     """
     from unrender import video
     from unrender.pipeline import FrameOptions, take_frames
@@ -118,6 +123,7 @@ def decompose_file(
         (
             {"rgb": rgb, **{m: encode_png(m, decomposition, i) for m in PICTURE_INPUTS[1:]}},
             decomposition["lighting"][i].astype(np.float32),
+            decomposition["normal"][i].astype(np.float32),
         )
         for i, rgb in enumerate(extracted.frames)
     ]
@@ -135,9 +141,20 @@ def score(
     frame_probs: dict[str, np.ndarray] = {}
     for name, (model, meta) in models.items():
         size = meta["options"]["image_size"]
-        inputs = [to_inputs(pictures, lighting, size) for pictures, lighting in frames]
+        inputs = [to_inputs(pictures, lighting, size) for pictures, lighting, _ in frames]
         batch = {k: torch.stack([x[k] for x in inputs]).to(torch_device) for k in model.inputs}
         frame_probs[name] = torch.sigmoid(model(batch)).double().cpu().numpy()
+    calibration_path = Path(run_dir) / LIGHTING_CALIBRATION
+    if calibration_path.is_file():
+        from unrender import lighting_consistency
+
+        scores = lighting_consistency.sample_scores(
+            [pictures["rgb"] for pictures, _, _ in frames], [normal for _, _, normal in frames]
+        )
+        threshold = lighting_consistency.Calibration.load(calibration_path).threshold
+        frame_probs[lighting_consistency.NAME] = lighting_consistency.to_probability(
+            scores, threshold
+        )
     if all(m in frame_probs for m in MODALITIES):
         frame_probs["ensemble_mean"] = mean_probability(frame_probs)
         stacker_path = Path(run_dir) / STACKER

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from unrender import manifest
+from unrender import lighting_consistency, manifest
 from unrender.evaluate import predictions
 from unrender.evaluate.ensembles import Stacker, ensemble_mean, ensemble_stacked
 from unrender.evaluate.run import (
@@ -92,6 +92,7 @@ def trained_models(
 def score_target(
     model_dirs: Mapping[str, str | os.PathLike[str]],
     stacker_path: str | os.PathLike[str],
+    calibration_path: str | os.PathLike[str],
     target_dir: str | os.PathLike[str],
     shard_tsvs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -101,18 +102,20 @@ def score_target(
     """Score every model of ALL_MODELS on a target's frames; write its predictions tables.
 
     model_dirs: trained model -> its checkpoint folder; stacker_path: the run's
-    ``stacker.json``; target_dir: ``results/{target}`` with ``shard_tsvs`` (its accepted
-    samples); out_dir: the folder of the predictions, ``{model}.tsv`` per model of ALL_MODELS. The
-    frames of :func:`scored_samples` are read in shard and frame order, each model's fake
-    probability in [0, 1] per frame, split ``test``. Returns the number of frames.
+    ``stacker.json``; calibration_path: its ``lighting_consistency`` threshold;
+    target_dir: ``results/{target}`` with ``shard_tsvs`` (its accepted samples); out_dir:
+    the folder of the predictions, ``{model}.tsv`` per model of ALL_MODELS. The frames of
+    :func:`scored_samples` are read in shard and frame order, each model's fake probability
+    in [0, 1] per frame, split ``test``. Returns the number of frames.
     """
     device = torch.device(device)
     models, image_size = trained_models(model_dirs, device)
     # The test list is the whole target's: a shard without test samples gives none.
     keep = scored_samples([s for p in shard_tsvs for s in manifest.read_samples(p)])
-    items, probs = [], {m: [] for m in TRAINED}
+    items, probs, per_shard = [], {m: [] for m in TRAINED}, []
     for shard_tsv in shard_tsvs:
         shard_list = [it for it in shard_items(target_dir, shard_tsv) if it.sample_id in keep]
+        per_shard.append(shard_list)
         frames = FrameDataset(target_dir, Path(shard_tsv).stem, shard_list, INPUTS, image_size)
         for batch, _ in DataLoader(frames, batch_size=batch_size):
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -132,6 +135,17 @@ def score_target(
         )
         for name in TRAINED
     }
+    # The training-free detector, with the threshold the run chose on its own val split.
+    threshold = lighting_consistency.Calibration.load(calibration_path).threshold
+    scores = np.concatenate(
+        [
+            lighting_consistency.score_items(target_dir, Path(p).stem, shard_list)
+            for p, shard_list in zip(shard_tsvs, per_shard, strict=True)
+        ]
+    )
+    tables[lighting_consistency.NAME] = tables[TRAINED[0]].with_prob(
+        lighting_consistency.to_probability(scores, threshold)
+    )
     tables["ensemble_mean"] = ensemble_mean(tables)
     tables["ensemble_stacked"] = ensemble_stacked(tables, Stacker.load(stacker_path))
     for name in ALL_MODELS:

@@ -1,13 +1,14 @@
 """The two ensembles built from the single-modality predictions (``ensemble_net`` is trained).
 
 - ``ensemble_mean``: the mean of the five modality models' fake probabilities, per frame.
-- ``ensemble_stacked``: a logistic regression on the five models' logits, fit on the **val**
-  frames only (class-balanced, like the training loss) and applied to every frame. Its
+- ``ensemble_stacked``: a logistic regression on the logits of the five modality models and
+  the training-free ``lighting_consistency`` detector (:data:`STACKED_INPUTS`), fit on the
+  **val** frames only (class-balanced, like the training loss) and applied to every frame. Its
   coefficients are kept in a JSON file so :mod:`unrender.commands.predict` can apply it
   without scikit-learn.
 
 RGB is not an input of either: the question is whether the intrinsic modalities, together,
-beat RGB.
+beat RGB (``lighting_consistency`` reads the frame only to fit the lighting of the normals).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import numpy as np
 from unrender.evaluate.predictions import Predictions
 from unrender.io import atomic_open
 from unrender.modalities import MODALITIES
+from unrender.train.inputs import DETECTOR_INPUTS
+
+#: What the stacked ensemble combines.
+STACKED_INPUTS: tuple[str, ...] = (*MODALITIES, *DETECTOR_INPUTS)
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before the logit.
 EPS = 1e-6
@@ -84,7 +89,9 @@ class Stacker:
         return cls(tuple(d["inputs"]), tuple(d["coef"]), float(d["intercept"]))
 
 
-def fit_stacker(tables: Mapping[str, Predictions], inputs: Sequence[str] = MODALITIES) -> Stacker:
+def fit_stacker(
+    tables: Mapping[str, Predictions], inputs: Sequence[str] = STACKED_INPUTS
+) -> Stacker:
     """Fit the stacker on the val rows of the ``inputs`` models (no test row is read)."""
     from sklearn.linear_model import LogisticRegression
 

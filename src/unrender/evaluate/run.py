@@ -36,14 +36,17 @@ from unrender.evaluate.metrics import METRICS, binary_metrics, roc_curve
 from unrender.evaluate.predictions import Predictions
 from unrender.io import atomic_path, write_tsv
 from unrender.modalities import MODALITIES
+from unrender.train.inputs import DETECTOR_INPUTS
 
 log = logging.getLogger(__name__)
 
 BASELINE = "rgb"
 TRAINED: tuple[str, ...] = (BASELINE, *MODALITIES, "ensemble_net")
+#: Models whose predictions the evaluation reads: the trained ones, then the training-free.
+SCORED: tuple[str, ...] = (*TRAINED, *DETECTOR_INPUTS)
 ENSEMBLES: tuple[str, ...] = ("ensemble_net", "ensemble_mean", "ensemble_stacked")
 #: Every model of metrics.tsv, in its row order.
-ALL_MODELS: tuple[str, ...] = (*TRAINED, *ENSEMBLES[1:])
+ALL_MODELS: tuple[str, ...] = (*SCORED, *ENSEMBLES[1:])
 LEVELS: tuple[str, ...] = ("frame", "video", "image")
 #: Default of ``evaluate.min_per_class`` (the schema's): fewer bootstrap clusters of a class
 #: flag the level.
@@ -235,17 +238,18 @@ def evaluate_run(
     unit: str = "group",
     min_per_class: int = MIN_PER_CLASS,
 ) -> list[dict[str, Any]]:
-    """Evaluate the trained models' predictions (model -> predictions TSV); write everything.
+    """Evaluate the models' predictions (model -> predictions TSV, every model of
+    :data:`SCORED`); write everything.
 
     Builds ``ensemble_mean`` and ``ensemble_stacked`` (fit on val) and writes their
     predictions and the stacker, then scores every model on the test split. groups:
     sample_id -> manifest group (None: every sample its own group); unit, min_per_class: see
     :func:`score_level`. Returns the metrics rows.
     """
-    missing = [m for m in TRAINED if m not in prediction_paths]
+    missing = [m for m in SCORED if m not in prediction_paths]
     if missing:
         raise ValueError(f"predictions of {', '.join(missing)} are missing")
-    tables = {m: predictions.read(prediction_paths[m]) for m in TRAINED}
+    tables = {m: predictions.read(prediction_paths[m]) for m in SCORED}
     for m, t in tables.items():
         if not t.same_rows(tables[BASELINE]):
             raise ValueError(

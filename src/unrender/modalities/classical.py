@@ -238,7 +238,7 @@ def fit_lighting_ridge(
     return np.linalg.solve(gram, weighted.T @ target.astype(np.float64))
 
 
-def _inliers(target: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+def typical_pixels(target: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Pixels whose luminance log-ratio to the prediction is typical: bool (P,).
 
     target, predicted: (P, 3) linear. Drops dark outliers (eyes, brows, cast shadows) and
@@ -452,7 +452,7 @@ class ClassicalBackend:
         denoised = cv2.GaussianBlur(linear, (0, 0), 1.0)
         for _ in range(self.iterations):
             weights = np.zeros((height, width), np.float32)
-            inliers = _inliers(observed, sh.irradiance(normals[mask], lighting))
+            inliers = typical_pixels(observed, sh.irradiance(normals[mask], lighting))
             weights[mask] = skin_weight * inliers
             normals = refine_normals(
                 normals,
@@ -476,7 +476,7 @@ class ClassicalBackend:
     ) -> np.ndarray:
         """Lighting float64 (9, 3) from face pixels (P, 3), refitted on the inliers."""
         lighting = fit_lighting_ridge(normals, observed, weights, self.ridge)
-        inliers = _inliers(observed, sh.irradiance(normals, lighting))
+        inliers = typical_pixels(observed, sh.irradiance(normals, lighting))
         if inliers.sum() < 64:
             return lighting
         return fit_lighting_ridge(normals, observed, weights * inliers, self.ridge)
@@ -496,7 +496,7 @@ class ClassicalBackend:
         ratio = (observed @ LUMINANCE_WEIGHTS + _EPS) / (
             np.maximum(irradiance, 0.0) @ LUMINANCE_WEIGHTS + _EPS
         )
-        typical = float(np.median(ratio[_inliers(observed, irradiance)]))
+        typical = float(np.median(ratio[typical_pixels(observed, irradiance)]))
         darkening = np.zeros(mask.shape, np.float32)
         darkening[mask] = np.clip(1.0 - ratio / max(typical, _EPS), 0.0, 1.0) * skin_weight
         sigma = max(0.5, self.shadow_sigma * float(ellipse.axes.min()))

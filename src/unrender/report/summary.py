@@ -303,8 +303,11 @@ def write_summary(
         f"- Models: `{options['arch']}` from `{options['pretrained']}` weights, "
         f"{options['image_size']} px inputs; the test split was scored once, at the end. "
         "`lighting` is classified from its 27 SH coefficients; `ensemble_net` is one network "
-        "over all five modalities; `ensemble_mean` averages the five modality models; "
-        "`ensemble_stacked` is a logistic regression on their logits, fit on val.",
+        "over all five modalities; `lighting_consistency` is not trained: it scores how much "
+        "the SH lighting fit on the inner face disagrees with the outer ring (and left with "
+        "right), plus its spread over a video's frames, thresholded on val (README); "
+        "`ensemble_mean` averages the five modality models; `ensemble_stacked` is a logistic "
+        "regression on their logits and `lighting_consistency`'s, fit on val.",
         "- Levels: `frame` scores every frame of the test videos, `video` the mean of a "
         "video's frame probabilities, `image` the still images.",
         f"- 95% CIs: percentile bootstrap, {evaluate['bootstrap']} resamples of the test "

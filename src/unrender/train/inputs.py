@@ -41,6 +41,10 @@ PICTURE_MODELS: tuple[str, ...] = tuple(
     if len(inputs) == 1 and inputs[0] in PICTURE_INPUTS
 )
 
+#: Training-free detectors -> what they read; each writes predictions/{name}.tsv from the
+#: run's files directly (no pack, no training), e.g. :mod:`unrender.lighting_consistency`.
+DETECTOR_INPUTS: dict[str, tuple[str, ...]] = {"lighting_consistency": ("rgb", "normal")}
+
 #: Pack part (``packs/{part}/{shard}``) -> the inputs it holds.
 PACK_PARTS: dict[str, tuple[str, ...]] = {"frames": ("rgb",), "modalities": MODALITIES}
 
