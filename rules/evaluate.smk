@@ -5,8 +5,8 @@
 rule evaluate:
     input:
         predictions=expand(f"{OUT}/predictions/{{model}}.tsv", model=SCORED),
-        # The accepted samples with their manifest groups, the bootstrap's clusters.
-        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+        # The run's one split, with the manifest groups: the bootstrap's clusters.
+        splits=f"{OUT}/splits.tsv",
     output:
         metrics=report(
             f"{OUT}/metrics.tsv",
@@ -46,8 +46,8 @@ rule evaluate:
 
 rule shortcuts:
     input:
-        # Which samples are val and test (every model's predictions list the same).
-        predictions=f"{OUT}/predictions/rgb.tsv",
+        # Which samples are val and test, and their groups; the shards give their files.
+        splits=f"{OUT}/splits.tsv",
         shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:
         shortcuts=report(

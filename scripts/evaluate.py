@@ -2,8 +2,9 @@
 
 import torch
 
-from unrender import logs, manifest
+from unrender import logs
 from unrender.evaluate.run import evaluate_run
+from unrender.train.splits import read_groups
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -15,7 +16,7 @@ evaluate_run(
     snakemake.output.mean,
     snakemake.output.stacked,
     snakemake.output.stacker,
-    groups={s.sample_id: s.group for p in snakemake.input.shards for s in manifest.read_samples(p)},
+    groups=read_groups(snakemake.input.splits),
     n_resamples=snakemake.params.evaluate["bootstrap"],
     seed=snakemake.params.seed,
     unit=snakemake.params.evaluate["unit"],

@@ -6,7 +6,7 @@ from unrender.evaluate.shortcuts import audit_run
 logs.to_file(snakemake.log[0])
 evaluate = snakemake.params.evaluate
 audit_run(
-    snakemake.input.predictions,
+    snakemake.input.splits,
     snakemake.input.shards,
     snakemake.params.root,
     snakemake.output.shortcuts,

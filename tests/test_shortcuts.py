@@ -10,7 +10,6 @@ from PIL import Image
 
 from tests.bad_inputs import write_clip
 from unrender import manifest
-from unrender.evaluate import predictions
 from unrender.evaluate.shortcuts import (
     _STANDARD_LUMA,
     NUMERIC,
@@ -21,8 +20,9 @@ from unrender.evaluate.shortcuts import (
     file_features,
     jpeg_quality,
 )
-from unrender.io import read_tsv
+from unrender.io import read_tsv, write_tsv
 from unrender.manifest import Sample
+from unrender.train import splits
 
 
 def test_file_features_of_a_video_and_of_jpeg_and_png_stills(tmp_path: Path) -> None:
@@ -112,19 +112,13 @@ def _audit(tmp_path: Path, confound: bool) -> list[dict[str, str]]:
     data.mkdir()
     samples = _stills(data, 12, confound)
     manifest.write_samples(tmp_path / "shard.tsv", samples)
-    predictions.write(
-        tmp_path / "rgb.tsv",
-        predictions.from_rows(
-            [s.sample_id for s in samples],
-            [0] * len(samples),
-            [s.split for s in samples],
-            [s.label for s in samples],
-            [0.5] * len(samples),
-            [s.kind for s in samples],
-        ),
+    write_tsv(
+        tmp_path / "splits.tsv",
+        [{"sample_id": s.sample_id, "group": s.group, "split": s.split} for s in samples],
+        splits.COLUMNS,
     )
     out = tmp_path / "shortcuts.tsv"
-    rows = audit_run(tmp_path / "rgb.tsv", [tmp_path / "shard.tsv"], data, out, 200, 0)
+    rows = audit_run(tmp_path / "splits.tsv", [tmp_path / "shard.tsv"], data, out, 200, 0)
     assert read_tsv(out) == [{k: str(v) for k, v in r.items()} for r in rows]
     return read_tsv(out)
 

@@ -35,7 +35,7 @@ from unrender.train.data import (
 from unrender.train.inputs import PACK_PARTS
 from unrender.train.loop import TrainOptions, _val_scores, augment, loader_options, train_model
 from unrender.train.models import build_model
-from unrender.train.splits import assign_splits, read_splits, write_splits
+from unrender.train.splits import assign_splits, read_groups, read_splits, write_splits
 
 FRAME_SIZE = 32
 
@@ -154,6 +154,7 @@ def test_splits_tsv_is_the_group_split_of_the_shards(
     write_splits(shards, tmp_path / "splits.tsv", 0.2, 0.2, seed=7)
     samples = manifest.read_samples(shards[0])
     assert read_splits(tmp_path / "splits.tsv") == assign_splits(samples, 0.2, 0.2, seed=7)
+    assert read_groups(tmp_path / "splits.tsv") == {s.sample_id: s.group for s in samples}
     (tmp_path / "bad.tsv").write_text("sample_id\tgroup\tsplit\ng0-0\tg0\ttrian\n")
     with pytest.raises(ValueError, match="not a splits.tsv"):
         read_splits(tmp_path / "bad.tsv")

@@ -33,11 +33,11 @@ from scipy.stats import rankdata
 
 from unrender import manifest
 from unrender.config import default
-from unrender.evaluate import predictions
 from unrender.evaluate.bootstrap import Level, bootstrap, interval
 from unrender.evaluate.metrics import binary_metrics
 from unrender.evaluate.run import MIN_PER_CLASS, level_size
 from unrender.io import write_tsv
+from unrender.train import splits
 from unrender.video import image_header_size, probe_video
 
 #: Default of ``evaluate.shortcut_warning_auc`` (the schema's): a feature at or above it
@@ -235,7 +235,7 @@ def audit(
 
 
 def audit_run(
-    predictions_path: str | os.PathLike[str],
+    splits_tsv: str | os.PathLike[str],
     shard_tsvs: Sequence[str | os.PathLike[str]],
     dataset_root: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -247,25 +247,25 @@ def audit_run(
 ) -> list[dict[str, Any]]:
     """Audit a run: write ``shortcuts.tsv`` (:data:`COLUMNS`) and return its rows.
 
-    predictions_path: any model's predictions TSV (which samples are val and test, their
-    labels); shard_tsvs: the run's accepted samples (group, kind, path relative to
-    ``dataset_root``).
+    splits_tsv: the run's ``splits.tsv`` (which samples are val and test, their groups);
+    shard_tsvs: the run's accepted samples (label, kind, path relative to ``dataset_root``).
     """
-    table = predictions.read(predictions_path)
-    split = dict(zip(table.sample_id, table.split, strict=True))
+    rows = splits.read_rows(splits_tsv)
+    split = {r["sample_id"]: r["split"] for r in rows}
+    group = {r["sample_id"]: r["group"] for r in rows}
     samples = [
         AuditSample(
             s.sample_id,
             split[s.sample_id],
             s.label,
-            s.group,
+            group[s.sample_id],
             s.kind,
             file_features(manifest.resolve(dataset_root, s.path), s.kind),
         )
         for p in shard_tsvs
         for s in manifest.read_samples(p)
-        if s.sample_id in split
+        if split.get(s.sample_id) in ("val", "test")
     ]
-    rows = audit(samples, n_resamples, seed, unit, min_per_class, warning_auc)
-    write_tsv(out_path, rows, COLUMNS)
-    return rows
+    audit_rows = audit(samples, n_resamples, seed, unit, min_per_class, warning_auc)
+    write_tsv(out_path, audit_rows, COLUMNS)
+    return audit_rows

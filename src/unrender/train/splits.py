@@ -72,8 +72,8 @@ def write_splits(
     write_tsv(path, rows, COLUMNS)
 
 
-def read_splits(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``sample_id -> split`` of a ``splits.tsv``; ValueError naming the file if malformed."""
+def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """The rows of a ``splits.tsv`` (:data:`COLUMNS`); ValueError naming the file if malformed."""
     rows = read_tsv(path)
     bad = [r.get("sample_id") for r in rows if r.get("split") not in SPLITS]
     if bad or (rows and set(COLUMNS) - rows[0].keys()):
@@ -81,4 +81,15 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, str]:
             f"{path}: not a splits.tsv (columns {', '.join(COLUMNS)}, split one of "
             f"{', '.join(SPLITS)}); first bad rows: {bad[:5]}; delete it and rerun snakemake"
         )
-    return {r["sample_id"]: r["split"] for r in rows}
+    return rows
+
+
+def read_splits(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``sample_id -> split`` of a ``splits.tsv`` (see :func:`read_rows`)."""
+    return {r["sample_id"]: r["split"] for r in read_rows(path)}
+
+
+def read_groups(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``sample_id -> group`` of a ``splits.tsv`` (see :func:`read_rows`): the evaluation's
+    bootstrap clusters."""
+    return {r["sample_id"]: r["group"] for r in read_rows(path)}
