@@ -216,6 +216,73 @@ def test_an_invalid_meta_json_names_the_file(run_dir: Path, tmp_path: Path) -> N
         checkpoint.read_meta(run / "models" / "rgb")
 
 
+def test_threads_change_the_speed_not_the_scores(
+    run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = _predict_json(capsys, media["clip"], run_dir)  # the default, --threads 1
+    before = torch.get_num_threads()
+    args = ["predict", str(media["clip"]), "--run", str(run_dir), "--json", "--device", "cpu"]
+    assert main([*args, "--threads", "2"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert torch.get_num_threads() == before  # the caller's setting is restored
+    assert two["scores"] == pytest.approx(one["scores"], abs=1e-5)
+    assert main([*args, "--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
+
+
+def _module_level_imports(module: str) -> set[str]:
+    """Top-level packages that importing ``module`` imports, following the ``unrender``
+    modules it imports at module level (imports inside functions are lazy: not followed).
+    Reads the sources only, so it imports nothing and takes milliseconds."""
+    import ast
+
+    import unrender
+
+    root = Path(unrender.__path__[0]).parent
+
+    def source(name: str) -> Path | None:
+        base = root.joinpath(*name.split("."))
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.is_file():
+                return path
+        return None  # a name inside a module (from unrender.x import name)
+
+    seen: set[str] = set()
+    outside: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = source(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        # A package's __init__ runs before any of its modules.
+        todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for imported in names:
+                top = imported.split(".")[0]
+                if top == "unrender":
+                    todo.append(imported)
+                elif top != "__future__":
+                    outside.add(top)
+    return outside
+
+
+def test_predict_imports_no_evaluation_or_metrics_library() -> None:
+    """Only torch and torchvision are a prediction's heavy imports (issue 16, item 7): the
+    metrics' torchmetrics, scipy and the rest stay out of ``unrender predict``."""
+    imported = _module_level_imports("unrender.commands.predict")
+    assert {"torch", "torchvision", "numpy"} <= imported  # the walk follows the imports
+    heavy = {"torchmetrics", "scipy", "sklearn", "matplotlib", "pandas", "snakemake"}
+    assert not imported & heavy
+
+
 def test_a_bogus_device_is_one_line(
     run_dir: Path, media: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

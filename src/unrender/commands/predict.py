@@ -50,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads of torch (default 1: a few frames run fastest on one, and more "
+        "threads spin-wait when other work shares the CPU; bench/predict_latency.py)",
+    )
 
 
 def load_models(
@@ -168,7 +176,14 @@ def score(
 
 
 def run(args: argparse.Namespace) -> int:
-    result = score(args.path, args.run, args.device)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, not {args.threads}")
+    previous = torch.get_num_threads()  # main() may run inside a longer process (tests)
+    torch.set_num_threads(args.threads)
+    try:
+        result = score(args.path, args.run, args.device)
+    finally:
+        torch.set_num_threads(previous)
     if args.json:
         print(json.dumps(result))
         return 0
