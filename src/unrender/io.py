@@ -102,6 +102,13 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, 
     the header, or a line whose field count differs from the header's.
     """
     lines = tsv_lines(path)
+    header = table_header(path, lines)
+    return header, [dict(zip(header, f, strict=True)) for f in checked_fields(path, header, lines)]
+
+
+def table_header(path: str | os.PathLike[str], lines: Iterator[tuple[int, list[str]]]) -> list[str]:
+    """The header, the first of ``lines`` (:func:`tsv_lines`); ValueError naming the file for
+    an empty file or a column named twice."""
     first = next(lines, None)
     if first is None:
         raise ValueError(f"{path}: empty file, expected a header line")
@@ -109,15 +116,21 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, 
     named_twice = sorted({c for c in header if header.count(c) > 1})
     if named_twice:
         raise ValueError(f"{path}: column(s) {', '.join(named_twice)} named twice in the header")
-    rows = []
+    return header
+
+
+def checked_fields(
+    path: str | os.PathLike[str], header: list[str], lines: Iterator[tuple[int, list[str]]]
+) -> Iterator[list[str]]:
+    """The fields of each of ``lines`` (:func:`tsv_lines` after the header); ValueError
+    naming the file and line for one whose field count differs from the header's."""
     for number, fields in lines:
         if len(fields) != len(header):
             raise ValueError(
                 f"{path}: line {number} has {len(fields)} tab-separated fields, "
                 f"the header has {len(header)}"
             )
-        rows.append(dict(zip(header, fields, strict=True)))
-    return header, rows
+        yield fields
 
 
 def read_tsv(path: str | os.PathLike[str]) -> list[dict[str, str]]:

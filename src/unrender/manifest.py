@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unrender.io import read_table, read_tsv, write_tsv
+from unrender.io import checked_fields, read_table, read_tsv, table_header, tsv_lines, write_tsv
 from unrender.rejected import Rejection
 
 COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "group", "split", "kind", "source")
@@ -64,17 +64,22 @@ class Sample:
     source: str
 
 
+def _check_columns(path: str | os.PathLike[str], header: list[str], has_rows: bool) -> None:
+    """ValueError naming the file for a manifest header lacking a column, or no rows."""
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{path}: manifest lacks column(s) {', '.join(missing)}; need {COLUMNS}")
+    if not has_rows:
+        raise ValueError(f"{path}: the manifest has no rows (only a header)")
+
+
 def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Read a manifest TSV; ValueError naming the file if it is malformed or has no rows.
 
     Columns that are not in :data:`COLUMNS` are dropped with a logged warning.
     """
     header, rows = read_table(path)
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ValueError(f"{path}: manifest lacks column(s) {', '.join(missing)}; need {COLUMNS}")
-    if not rows:
-        raise ValueError(f"{path}: the manifest has no rows (only a header)")
+    _check_columns(path, header, bool(rows))
     extra = [c for c in header if c not in COLUMNS]
     if extra:
         log.warning("%s: ignoring column(s) %s (not manifest columns)", path, ", ".join(extra))
@@ -84,15 +89,22 @@ def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def count_rows(path: str | os.PathLike[str]) -> int:
     """Number of data rows of a manifest (as :func:`read` reads it), for the DAG.
 
-    Also refuses, naming the file, a group whose rows name two splits: that is a fault of
-    the whole manifest, so it stops the run before any job rather than at the split job.
+    Refuses what :func:`read` refuses, and, naming the file, a group whose rows name two
+    splits: that is a fault of the whole manifest, so it stops the run before any job rather
+    than at the split job. The Snakefile calls it at parse time on manifests of 100k rows, so
+    it keeps only the group and split fields of each line (no row dicts).
     """
-    rows = read(path)
+    lines = tsv_lines(path)
+    header = table_header(path, lines)
+    _check_columns(path, header, True)
+    group, split = header.index("group"), header.index("split")
+    pairs = [(f[group], f[split]) for f in checked_fields(path, header, lines)]
+    _check_columns(path, header, bool(pairs))
     try:
-        check_group_splits((r["group"], r["split"]) for r in rows)
+        check_group_splits(pairs)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
-    return len(rows)
+    return len(pairs)
 
 
 def check_group_splits(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
