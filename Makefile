@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/dag_scale.py
 	$(BIN)/python bench/face_detectors.py
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/predict_latency.py
 	@echo "bench/irn_speed.py needs an upstream IRN++ checkout: see its --help"
 
 clean:
