@@ -5,7 +5,8 @@ dry run of the repository's Snakefile on it (``dataset.kind: manifest``, ``shard
 beside a toy graph with one job per video on the same manifest, and the bare start-up of
 Snakemake (``snakemake --version``) as the floor no workflow gets under. Each command runs
 ``--repeats`` times; the table gives the median and the range of the wall time and the peak
-resident memory of the process (``ru_maxrss`` from ``wait4``). Goal for ours: <= 5 s and
+resident memory of the process (``ru_maxrss`` from ``wait4``). Goal for ours, a ratio in
+the same run so machine load cancels: median <= 2 x that of ``snakemake --version``, and
 <= 300 MB. Writes bench/dag_scale.md.
 
     .venv/bin/python bench/dag_scale.py [--videos 20000] [--repeats 3] [--shard-one]
@@ -33,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GOAL_SECONDS = 5.0
+#: Our dry run against the bare start-up (``snakemake --version``) of the same run.
+GOAL_RATIO = 2.0
 GOAL_MB = 300.0
 
 #: One job per video, nothing else: the graph a per-video rule gives.
@@ -178,17 +180,21 @@ def profile_dry_run(command: list[str], top: int = 25) -> str:
 
 
 def table(results: list[Measured]) -> list[str]:
+    """The markdown table; the first row is the start-up every ratio is taken against."""
+    startup = statistics.median(results[0].seconds)
     lines = [
-        "| graph | jobs | wall s, median (min-max) | peak RSS MB | goal (<= 5 s, <= 300 MB) |",
-        "|---|---|---|---|---|",
+        f"| graph | jobs | wall s, median (min-max) | x start-up | peak RSS MB | goal "
+        f"(<= {GOAL_RATIO:g} x start-up, <= {GOAL_MB:.0f} MB) |",
+        "|---|---|---|---|---|---|",
     ]
     for m in results:
         med = statistics.median(m.seconds)
-        met = med <= GOAL_SECONDS and m.peak_mb <= GOAL_MB
+        met = med <= GOAL_RATIO * startup and m.peak_mb <= GOAL_MB
         goal = ("ok" if met else "missed") if m.judged else "(reference)"
         lines.append(
             f"| {m.name} | {m.jobs if m.jobs is not None else '-'} | {med:.2f} "
-            f"({min(m.seconds):.2f}-{max(m.seconds):.2f}) | {m.peak_mb:.0f} | {goal} |"
+            f"({min(m.seconds):.2f}-{max(m.seconds):.2f}) | {med / startup:.2f} | "
+            f"{m.peak_mb:.0f} | {goal} |"
         )
     return lines
 
