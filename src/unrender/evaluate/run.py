@@ -35,13 +35,13 @@ from unrender.evaluate.holm import holm
 from unrender.evaluate.metrics import METRICS, binary_metrics, roc_curve
 from unrender.evaluate.predictions import Predictions
 from unrender.io import atomic_path, write_tsv
-from unrender.modalities import MODALITIES
-from unrender.train.inputs import DETECTOR_INPUTS
+from unrender.train.inputs import DETECTOR_INPUTS, MODEL_INPUTS
 
 log = logging.getLogger(__name__)
 
 BASELINE = "rgb"
-TRAINED: tuple[str, ...] = (BASELINE, *MODALITIES, "ensemble_net")
+#: The trained models, in MODEL_INPUTS' order (the baseline first).
+TRAINED: tuple[str, ...] = tuple(MODEL_INPUTS)
 #: Models whose predictions the evaluation reads: the trained ones, then the training-free.
 SCORED: tuple[str, ...] = (*TRAINED, *DETECTOR_INPUTS)
 ENSEMBLES: tuple[str, ...] = ("ensemble_net", "ensemble_mean", "ensemble_stacked")
