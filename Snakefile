@@ -21,6 +21,7 @@ include: "rules/train.smk"
 include: "rules/cross.smk"
 include: "rules/detect.smk"
 include: "rules/evaluate.smk"
+include: "rules/perturb.smk"
 include: "rules/generate.smk"
 include: "rules/provenance.smk"
 
@@ -30,6 +31,7 @@ rule all:
     input:
         DATA_OUTPUTS,
         RESULT_FILES,
+        ROBUSTNESS_FILES,
         PROVENANCE,
 
 

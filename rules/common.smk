@@ -1,11 +1,12 @@
 """Config validation, the run's sample count and shards, and input functions."""
 
 import os
+import re
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from unrender import manifest
+from unrender import manifest, perturb
 from unrender.config import ConfigError, check_run, validate
 from unrender.config import backend_options as _backend_options
 from unrender.devices import names_cuda
@@ -39,6 +40,9 @@ SCORED = [*MODELS, *DETECTOR_INPUTS]
 wildcard_constraints:
     shard=r"s\d{4}\d*",
     modality="|".join(MODALITIES),
+    perturbation=perturb.NAME_PATTERN,
+    # Where decompose runs: the run folder, or a perturbed copy of its test split.
+    root=re.escape(OUT) + rf"(?:/perturb/(?:{perturb.NAME_PATTERN}))?",
 
 
 def synth_options():

@@ -1,4 +1,6 @@
-# One job per shard decomposes every frame of the shard into the 5 modalities.
+# One job per shard decomposes every frame of the shard into the 5 modalities. {root} is the
+# run folder, or a perturbed copy of its test split (rules/perturb.smk; constrained in
+# rules/common.smk).
 
 if config["modalities"]["backend"] == "irn-tf1":
 
@@ -6,16 +8,16 @@ if config["modalities"]["backend"] == "irn-tf1":
     # folder must be visible inside the container (e.g. --apptainer-args "--bind DIR").
     rule decompose_irn_tf1:
         input:
-            shard=f"{OUT}/shards/{{shard}}.tsv",
-            frames=f"{OUT}/frames/{{shard}}",
+            shard="{root}/shards/{shard}.tsv",
+            frames="{root}/frames/{shard}",
         output:
             modalities=[
-                directory(f"{OUT}/modalities/{m}/{{shard}}") for m in MODALITIES
+                directory(f"{{root}}/modalities/{m}/{{shard}}") for m in MODALITIES
             ],
         log:
-            f"{OUT}/logs/decompose/{{shard}}.log",
+            "{root}/logs/decompose/{shard}.log",
         benchmark:
-            f"{OUT}/benchmarks/decompose/{{shard}}.tsv"
+            "{root}/benchmarks/decompose/{shard}.tsv"
         params:
             out=lambda wildcards, output: str(Path(output.modalities[0]).parents[1]),
             checkpoint=config["irn"]["weights"],
@@ -39,16 +41,16 @@ else:
 
     rule decompose:
         input:
-            shard=f"{OUT}/shards/{{shard}}.tsv",
-            frames=f"{OUT}/frames/{{shard}}",
+            shard="{root}/shards/{shard}.tsv",
+            frames="{root}/frames/{shard}",
         output:
             modalities=[
-                directory(f"{OUT}/modalities/{m}/{{shard}}") for m in MODALITIES
+                directory(f"{{root}}/modalities/{m}/{{shard}}") for m in MODALITIES
             ],
         log:
-            f"{OUT}/logs/decompose/{{shard}}.log",
+            "{root}/logs/decompose/{shard}.log",
         benchmark:
-            f"{OUT}/benchmarks/decompose/{{shard}}.tsv"
+            "{root}/benchmarks/decompose/{shard}.tsv"
         params:
             backend=config["modalities"]["backend"],
             options=backend_options(),

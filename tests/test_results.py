@@ -17,8 +17,9 @@ from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
 from unrender import manifest
 from unrender.evaluate.cross import CROSS_COLUMNS, DELTA_COLUMNS
+from unrender.evaluate.robustness import ROBUSTNESS_COLUMNS
 from unrender.evaluate.run import ALL_MODELS, ENSEMBLES
-from unrender.io import read_tsv
+from unrender.io import read_image, read_tsv
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,11 @@ def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     run_snakemake(workdir, target, "data")
     config = tiny_synth_config(RUN, shard_size=7)
     config["train"] = {"image_size": 32, "max_epochs": 2, "patience": 1, "batch_size": 8}
-    config["evaluate"] = {"bootstrap": 100, "cross": [CROSS_TARGET]}
+    config["evaluate"] = {
+        "bootstrap": 100,
+        "cross": [CROSS_TARGET],
+        "perturb": {"jpeg": [50], "resize": [0.5]},
+    }
     run_snakemake(workdir, config)
     return workdir, config
 
@@ -151,7 +156,6 @@ def test_cross_dataset_scores_every_model_on_the_target_run(
 
 def test_saliency_figure_maps_each_picture_model(tiny_results: tuple[Path, dict]) -> None:
     """report/saliency.png: Grad-CAM of the 5 picture models on test fakes and reals."""
-    from unrender.io import read_image
     from unrender.report.saliency import model_saliency, pick_examples
     from unrender.train.inputs import PICTURE_MODELS
 
@@ -190,3 +194,55 @@ def test_lighting_consistency_is_a_model_of_the_run(tiny_results: tuple[Path, di
     stacker = json.loads((out / "models/ensemble_stacked/stacker.json").read_text())
     assert stacker["inputs"][-1] == "lighting_consistency" and len(stacker["coef"]) == 6
     assert "| lighting_consistency |" in (out / "summary.md").read_text()
+
+
+def test_robustness_scores_every_model_on_each_perturbed_test_split(
+    tiny_results: tuple[Path, dict],
+) -> None:
+    """evaluate.perturb: one JPEG quality and one resize, each a row per model and level of
+    robustness.tsv beside the clean test split's, and the figure in the report."""
+    workdir, config = tiny_results
+    out = workdir / "results" / RUN
+    rows = read_tsv(out / "robustness.tsv")
+    assert rows and tuple(rows[0]) == ROBUSTNESS_COLUMNS
+    keys = [(r["perturbation"], r["model"], r["level"]) for r in rows]
+    names = ("none", "jpeg50", "resize0.5")
+    # The clean rows are metrics.tsv's AUCs and CIs; each perturbation has the same rows.
+    metrics = {(r["model"], r["level"]): r for r in read_tsv(out / "metrics.tsv")}
+    assert {m for m, _ in metrics} == set(ALL_MODELS)
+    assert sorted(keys) == sorted((p, *key) for p in names for key in metrics)
+    assert {(r["perturbation"], r["kind"], r["amount"]) for r in rows} == {
+        ("none", "none", ""),
+        ("jpeg50", "jpeg", "50"),
+        ("resize0.5", "resize", "0.5"),
+    }
+    by_key = {k: r for k, r in zip(keys, rows, strict=True)}
+    for (name, model, level), r in by_key.items():
+        clean = metrics[(model, level)]
+        assert r["n"] == clean["n"] and r["n_groups"] == clean["n_groups"]
+        if r["auc"] != "nan":  # nan: a level with one class (the tiny test split's images)
+            assert 0 <= float(r["auc_lo"]) <= float(r["auc_hi"]) <= 1 and 0 <= float(r["auc"]) <= 1
+        if name == "none":
+            assert [r[c] for c in ("auc", "auc_lo", "auc_hi")] == [
+                clean[c] for c in ("auc", "auc_lo", "auc_hi")
+            ]
+    # Only the test samples were perturbed, each frame of them, and decomposed again.
+    splits = {r["sample_id"]: r["split"] for r in read_tsv(out / "splits.tsv")}
+    for name in names[1:]:
+        perturbed = out / "perturb" / name
+        for shard_tsv in sorted((out / "shards").glob("*.tsv")):
+            shard = shard_tsv.stem
+            test = [s for s in manifest.read_samples(shard_tsv) if splits[s.sample_id] == "test"]
+            kept = manifest.read_samples(perturbed / "shards" / shard_tsv.name)
+            assert [s.sample_id for s in kept] == [s.sample_id for s in test]
+            for s in test:
+                for frame in (out / "frames" / shard / s.sample_id).glob("*.png"):
+                    twin = perturbed / "frames" / shard / s.sample_id / frame.name
+                    assert read_image(twin).shape == read_image(frame).shape
+                    assert (read_image(twin) != read_image(frame)).any(), twin
+                    light = perturbed / "modalities" / "lighting" / shard / s.sample_id
+                    assert (light / f"{frame.stem}.npy").is_file()
+    report = workdir / "report.html"
+    run_snakemake(workdir, config, "--report", str(report))
+    html = report.read_text(errors="replace")
+    assert "robustness.png" in html and "robustness.tsv" in html

@@ -262,6 +262,23 @@ def score_items(run_dir: str | os.PathLike[str], shard: str, items: Sequence[Ite
     return out
 
 
+def rescore(
+    run_dir: str | os.PathLike[str],
+    shards: Sequence[tuple[str, Sequence[Item]]],
+    rows: predictions.Predictions,
+    calibration_path: str | os.PathLike[str],
+) -> predictions.Predictions:
+    """The detector's table on another run-like folder (a cross target, a perturbed test
+    split), with the threshold the run chose on its own val split.
+
+    shards: (shard, its items) in the order of ``rows``, a trained model's table of the same
+    frames whose probabilities are replaced.
+    """
+    threshold = Calibration.load(calibration_path).threshold
+    scores = np.concatenate([score_items(run_dir, shard, items) for shard, items in shards])
+    return rows.with_prob(to_probability(scores, threshold))
+
+
 def score_run(
     run_dir: str | os.PathLike[str],
     shard_tsvs: Sequence[str | os.PathLike[str]],

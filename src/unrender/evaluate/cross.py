@@ -135,16 +135,11 @@ def score_target(
         )
         for name in TRAINED
     }
-    # The training-free detector, with the threshold the run chose on its own val split.
-    threshold = lighting_consistency.Calibration.load(calibration_path).threshold
-    scores = np.concatenate(
-        [
-            lighting_consistency.score_items(target_dir, Path(p).stem, shard_list)
-            for p, shard_list in zip(shard_tsvs, per_shard, strict=True)
-        ]
-    )
-    tables[lighting_consistency.NAME] = tables[TRAINED[0]].with_prob(
-        lighting_consistency.to_probability(scores, threshold)
+    tables[lighting_consistency.NAME] = lighting_consistency.rescore(
+        target_dir,
+        [(Path(p).stem, its) for p, its in zip(shard_tsvs, per_shard, strict=True)],
+        tables[TRAINED[0]],
+        calibration_path,
     )
     tables["ensemble_mean"] = ensemble_mean(tables)
     tables["ensemble_stacked"] = ensemble_stacked(tables, Stacker.load(stacker_path))

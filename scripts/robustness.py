@@ -1,0 +1,25 @@
+"""Rule robustness: robustness.tsv and its figure, AUC per perturbation, model and level."""
+
+import torch
+
+from unrender import logs, manifest
+from unrender.evaluate.robustness import robustness_run
+
+logs.to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+evaluate = snakemake.params.evaluate
+robustness_run(
+    {
+        **dict(zip(snakemake.params.models, snakemake.input.clean, strict=True)),
+        "ensemble_mean": snakemake.input.mean,
+        "ensemble_stacked": snakemake.input.stacked,
+    },
+    dict(zip(snakemake.params.perturbations, snakemake.input.perturbed, strict=True)),
+    {s.sample_id: s.group for p in snakemake.input.shards for s in manifest.read_samples(p)},
+    snakemake.output.table,
+    snakemake.output.figure,
+    n_resamples=evaluate["bootstrap"],
+    seed=snakemake.params.seed,
+    unit=evaluate["unit"],
+    min_per_class=evaluate["min_per_class"],
+)
