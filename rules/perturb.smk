@@ -66,7 +66,7 @@ rule score_perturbed:
 
 rule robustness:
     input:
-        clean=expand(f"{OUT}/predictions/{{model}}.tsv", model=MODELS),
+        clean=expand(f"{OUT}/predictions/{{model}}.tsv", model=SCORED),
         mean=rules.evaluate.output.mean,
         stacked=rules.evaluate.output.stacked,
         perturbed=expand(
@@ -92,7 +92,7 @@ rule robustness:
     benchmark:
         f"{OUT}/benchmarks/robustness.tsv"
     params:
-        models=MODELS,
+        models=SCORED,
         perturbations=PERTURBATIONS,
         evaluate=config["evaluate"],
         seed=config["seed"],
