@@ -72,8 +72,8 @@ rule robustness:
         perturbed=expand(
             f"{PERTURBED}/{{perturbation}}/predictions", perturbation=PERTURBATIONS
         ),
-        # The accepted samples with their manifest groups, the bootstrap's clusters.
-        shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
+        # The run's one split, with the manifest groups: the bootstrap's clusters.
+        splits=f"{OUT}/splits.tsv",
     output:
         table=report(
             f"{OUT}/robustness.tsv",

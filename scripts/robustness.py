@@ -2,8 +2,9 @@
 
 import torch
 
-from unrender import logs, manifest
+from unrender import logs
 from unrender.evaluate.robustness import robustness_run
+from unrender.train.splits import read_groups
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -15,7 +16,7 @@ robustness_run(
         "ensemble_stacked": snakemake.input.stacked,
     },
     dict(zip(snakemake.params.perturbations, snakemake.input.perturbed, strict=True)),
-    {s.sample_id: s.group for p in snakemake.input.shards for s in manifest.read_samples(p)},
+    read_groups(snakemake.input.splits),
     snakemake.output.table,
     snakemake.output.figure,
     n_resamples=evaluate["bootstrap"],
