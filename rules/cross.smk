@@ -40,6 +40,8 @@ rule cross_predict:
         device=config["train"]["device"],
         batch_size=config["train"]["batch_size"],
     threads: 2
+    resources:
+        **gpu_resources(config["train"]["device"]),
     container:
         config["containers"]["torch"]
     script:

@@ -58,6 +58,8 @@ rule score_perturbed:
         device=config["train"]["device"],
         batch_size=config["train"]["batch_size"],
     threads: 2
+    resources:
+        **gpu_resources(config["train"]["device"]),
     container:
         config["containers"]["torch"]
     script:

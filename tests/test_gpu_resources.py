@@ -1,7 +1,8 @@
 """GPU requests: the rules that can use a GPU ask for one exactly when their device is CUDA.
 
-Checked on ``snakemake -n`` of the image branch (the one dataset kind whose graph holds all
-three GPU rules: stylegan_generate, decompose, train), as a user's config would set it.
+Checked on ``snakemake -n`` of the image branch (the one dataset kind whose graph holds
+stylegan_generate, decompose and train) with a perturbed test split (score_perturbed), as a
+user's config would set it. cross_predict asks as score_perturbed does, from train.device.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.test_dataset_kinds import kind_config
 from tests.workflow_runner import snakemake_command, venv_env, write_config
 from unrender.devices import names_cuda
 
-GPU_RULES = {"stylegan_generate", "decompose", "train"}
+GPU_RULES = {"stylegan_generate", "decompose", "train", "score_perturbed"}
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,8 @@ def gpus_per_rule(dry_run_output: str) -> dict[str, set[int]]:
 
 
 def dry_run_gpus(tmp_path: Path, device: str) -> dict[str, set[int]]:
-    """The image branch with the irn backend and ``device`` for all three GPU settings."""
+    """The image branch with the irn backend, ``device`` for all three GPU settings and one
+    JPEG perturbation."""
     weights = tmp_path / "irn.safetensors"
     weights.write_bytes(b"not opened by a dry run")
     config = kind_config(
@@ -54,6 +56,7 @@ def dry_run_gpus(tmp_path: Path, device: str) -> dict[str, set[int]]:
         train={"device": device},
     )
     config["stylegan"]["device"] = device
+    config["evaluate"] = {"perturb": {"jpeg": [50]}}
     write_config(tmp_path, config)
     cmd = snakemake_command(tmp_path, "-n", "--cores", "1")
     proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
