@@ -189,8 +189,12 @@ def test_lighting_consistency_is_a_model_of_the_run(tiny_results: tuple[Path, di
     assert calibration["threshold"] > 0 and calibration["chosen_on"].startswith("val")
     metrics = {(r["model"], r["level"]): r for r in read_tsv(out / "metrics.tsv")}
     for level in {lv for model, lv in metrics if model == "rgb"}:
-        row = metrics[("lighting_consistency", level)]
-        assert 0 <= float(row["auc"]) <= 1 and row["n"] == metrics[("rgb", level)]["n"]
+        row, rgb_row = metrics[("lighting_consistency", level)], metrics[("rgb", level)]
+        assert row["n"] == rgb_row["n"]
+        if rgb_row["auc"] == "nan":  # one class at this level (the tiny test split's images)
+            assert row["auc"] == "nan"
+        else:
+            assert 0 <= float(row["auc"]) <= 1
     stacker = json.loads((out / "models/ensemble_stacked/stacker.json").read_text())
     assert stacker["inputs"][-1] == "lighting_consistency" and len(stacker["coef"]) == 6
     assert "| lighting_consistency |" in (out / "summary.md").read_text()

@@ -80,10 +80,15 @@ def read(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """
     header, rows = read_table(path)
     _check_columns(path, header, bool(rows))
+    _warn_extra_columns(path, header)
+    return [{c: r[c] for c in COLUMNS} for r in rows]
+
+
+def _warn_extra_columns(path: str | os.PathLike[str], header: Sequence[str]) -> None:
+    """Log the columns that are not in :data:`COLUMNS`: kept in the file, never read."""
     extra = [c for c in header if c not in COLUMNS]
     if extra:
         log.warning("%s: ignoring column(s) %s (not manifest columns)", path, ", ".join(extra))
-    return [{c: r[c] for c in COLUMNS} for r in rows]
 
 
 def count_rows(path: str | os.PathLike[str]) -> int:
@@ -100,6 +105,7 @@ def count_rows(path: str | os.PathLike[str]) -> int:
     group, split = header.index("group"), header.index("split")
     pairs = [(f[group], f[split]) for f in checked_fields(path, header, lines)]
     _check_columns(path, header, bool(pairs))
+    _warn_extra_columns(path, header)
     try:
         check_group_splits(pairs)
     except ValueError as e:
