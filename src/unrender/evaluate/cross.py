@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader
 
 from unrender import lighting_consistency, manifest
 from unrender.evaluate import predictions
-from unrender.evaluate.ensembles import Stacker, ensemble_mean, ensemble_stacked
+from unrender.evaluate.ensembles import write_rescored
 from unrender.evaluate.run import (
     ALL_MODELS,
     BASELINE,
@@ -141,10 +141,7 @@ def score_target(
         tables[TRAINED[0]],
         calibration_path,
     )
-    tables["ensemble_mean"] = ensemble_mean(tables)
-    tables["ensemble_stacked"] = ensemble_stacked(tables, Stacker.load(stacker_path))
-    for name in ALL_MODELS:
-        predictions.write(Path(out_dir) / f"{name}.tsv", tables[name])
+    write_rescored(tables, stacker_path, out_dir)
     return len(items)
 
 

@@ -110,3 +110,24 @@ def fit_stacker(
 def ensemble_stacked(tables: Mapping[str, Predictions], stacker: Stacker) -> Predictions:
     """The stacker applied to every row (rows of ``stacker.inputs[0]``)."""
     return tables[stacker.inputs[0]].with_prob(stacker.apply(_probs(tables)))
+
+
+def write_rescored(
+    tables: Mapping[str, Predictions],
+    stacker_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+) -> None:
+    """Write ``{model}.tsv`` of the scored models' ``tables`` (trained and training-free, on
+    frames other than the run's own: a cross target, a perturbed test split) plus the two
+    ensembles over them, ``ensemble_mean`` and ``ensemble_stacked`` with the stacker the run
+    fit on its own val split (``stacker_path``); nothing is fit here."""
+    from unrender.evaluate import predictions
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ensembles = {
+        "ensemble_mean": ensemble_mean(tables),
+        "ensemble_stacked": ensemble_stacked(tables, Stacker.load(stacker_path)),
+    }
+    for name, table in {**tables, **ensembles}.items():
+        predictions.write(out / f"{name}.tsv", table)

@@ -74,7 +74,7 @@ def score_perturbed(
 
     from unrender import lighting_consistency
     from unrender.devices import resolve_device
-    from unrender.evaluate.ensembles import Stacker, ensemble_mean, ensemble_stacked
+    from unrender.evaluate.ensembles import write_rescored
     from unrender.train import checkpoint
     from unrender.train.data import FrameDataset, shard_items
     from unrender.train.loop import predict_logits
@@ -103,12 +103,7 @@ def score_perturbed(
     tables[lighting_consistency.NAME] = lighting_consistency.rescore(
         perturbed_dir, shards, next(iter(tables.values())), calibration_path
     )
-    tables["ensemble_mean"] = ensemble_mean(tables)
-    tables["ensemble_stacked"] = ensemble_stacked(tables, Stacker.load(stacker_path))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ALL_MODELS:
-        predictions.write(out / f"{name}.tsv", tables[name])
+    write_rescored(tables, stacker_path, out_dir)
     return len(items)
 
 
