@@ -89,6 +89,9 @@ def test_frame_options_are_strict(bad: dict[str, Any], match: str) -> None:
             r"^irn.weights: None is not of type 'string'",
         ),
         (_config(train={"arch": "resnet19"}), r"^train.arch: .*did you mean resnet18"),
+        # A device typo fails here, in one line, not at job time inside a GPU rule.
+        (_config(irn={"device": "cuda:x"}), r"^irn.device: 'cuda:x' does not match"),
+        (_config(stylegan={"device": "gpu"}), r"^stylegan.device: 'gpu' does not match"),
         ({"dataset": {"kind": "synth"}}, r"^'run' is a required property"),
     ],
 )
