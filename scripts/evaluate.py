@@ -1,13 +1,10 @@
 """Rule evaluate: metrics.tsv, comparison.tsv, roc.png and the two post-hoc ensembles."""
 
-import torch
-
 from unrender import logs
 from unrender.evaluate.run import evaluate_run
 from unrender.train.splits import read_groups
 
 logs.to_file(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
 evaluate_run(
     dict(zip(snakemake.params.models, snakemake.input.predictions, strict=True)),
     snakemake.output.metrics,

@@ -1,13 +1,10 @@
 """Rule robustness: robustness.tsv and its figure, AUC per perturbation, model and level."""
 
-import torch
-
 from unrender import logs
 from unrender.evaluate.robustness import robustness_run
 from unrender.train.splits import read_groups
 
 logs.to_file(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
 evaluate = snakemake.params.evaluate
 robustness_run(
     {

@@ -26,7 +26,14 @@ from unrender.evaluate.ensembles import (
     fit_stacker,
 )
 from unrender.evaluate.holm import holm
-from unrender.evaluate.metrics import binary_metrics, equal_error_rate, roc_curve
+from unrender.evaluate.metrics import (
+    METRICS,
+    binary_metrics,
+    equal_error_rate,
+    midranks,
+    roc_curve,
+    weighted_metrics,
+)
 from unrender.evaluate.run import ALL_MODELS, ENSEMBLES, SCORED, evaluate_run, levels, score_level
 from unrender.io import read_tsv, write_tsv
 from unrender.modalities import MODALITIES
@@ -46,6 +53,69 @@ def test_metrics_match_hand_computed_values() -> None:
     assert binary_metrics(np.array([0, 1]), np.array([0.8, 0.2]))["eer"] == 1.0
     one_class = binary_metrics(np.array([1, 1]), np.array([0.7, 0.2]))
     assert one_class["acc"] == 0.5 and np.isnan(one_class["auc"]) and np.isnan(one_class["eer"])
+
+
+def _scores_with_ties(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities rounded to 1-3 decimals, so that many scores tie."""
+    return rng.integers(0, 2, n), np.round(rng.random(n), int(rng.integers(1, 4)))
+
+
+def test_metrics_are_what_torchmetrics_computes() -> None:
+    # Our numpy metrics replaced torchmetrics' (start-up cost, bootstrap speed); on scores with
+    # ties, one class, all-equal scores and a single row they must give the same values. The
+    # tolerance is torchmetrics' float32 rates.
+    import torch
+    from torchmetrics.functional.classification import (
+        binary_accuracy,
+        binary_auroc,
+        binary_average_precision,
+        binary_roc,
+    )
+
+    rng = np.random.default_rng(0)
+    cases = [_scores_with_ties(rng, int(rng.integers(2, 80))) for _ in range(60)]
+    cases += [(np.array([0, 1, 1, 0]), np.full(4, 0.5)), (np.array([1]), np.array([0.7]))]
+    for labels, probs in cases:
+        ours = binary_metrics(labels, probs)
+        preds, target = torch.from_numpy(probs), torch.from_numpy(labels)
+        acc = float(binary_accuracy(preds, target, validate_args=False))
+        assert ours["acc"] == pytest.approx(acc, abs=1e-6)
+        if len(np.unique(labels)) < 2:
+            assert all(np.isnan(ours[k]) for k in ("auc", "ap", "eer"))
+            continue
+        assert ours["auc"] == pytest.approx(float(binary_auroc(preds, target)), abs=1e-6)
+        ap = float(binary_average_precision(preds, target))
+        assert ours["ap"] == pytest.approx(ap, abs=1e-6)
+        fpr, tpr, _ = binary_roc(preds, target)
+        ours_fpr, ours_tpr = roc_curve(labels, probs)
+        np.testing.assert_allclose(ours_fpr, fpr.double().numpy(), atol=1e-6)
+        np.testing.assert_allclose(ours_tpr, tpr.double().numpy(), atol=1e-6)
+        eer = equal_error_rate(fpr.double().numpy(), tpr.double().numpy())
+        assert ours["eer"] == pytest.approx(eer, abs=1e-6)
+
+
+def test_weighted_metrics_are_the_metrics_of_the_repeated_rows() -> None:
+    # How the bootstrap scores a resample: row weights (pick counts, zeros included) must give
+    # what scoring the rows repeated that many times gives.
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        labels, probs = _scores_with_ties(rng, int(rng.integers(1, 40)))
+        weights = rng.integers(0, 3, (5, len(labels)))
+        weights[:, 0] += weights.sum(1) == 0  # no empty resample
+        values = weighted_metrics(labels, probs, weights)
+        for b, w in enumerate(weights):
+            repeated = binary_metrics(np.repeat(labels, w), np.repeat(probs, w))
+            for k in METRICS:
+                np.testing.assert_allclose(values[k][b], repeated[k], rtol=0, atol=1e-12)
+
+
+def test_midranks_are_scipys_average_ranks() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 2, 7, 100):
+        values = np.round(rng.normal(size=n), 1)
+        np.testing.assert_array_equal(midranks(values), rankdata(values))
 
 
 def test_eer_interpolates_inside_a_segment() -> None:

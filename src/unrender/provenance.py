@@ -44,7 +44,6 @@ PACKAGES: tuple[str, ...] = (
     "av",
     "torch",
     "torchvision",
-    "torchmetrics",
     "scikit-learn",
     "safetensors",
     "tensorflow-cpu",

@@ -21,10 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unrender.evaluate.metrics import METRICS, binary_metrics
+from unrender.evaluate.metrics import METRICS, weighted_metrics
 
 #: What a bootstrap resamples (config ``evaluate.unit``): manifest groups, or videos/images.
 UNITS: tuple[str, ...] = ("group", "video")
+
+#: Rows x resamples scored at once: the pick counts of a block of resamples are a float64
+#: (resamples, rows) array, and scoring one holds a few more of its size (~8 x 4 MB).
+_BLOCK_ELEMENTS = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,21 @@ def draw_counts(strata: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
 def bootstrap(
     level: Level, n_resamples: int, seed: int, unit: str = "group"
 ) -> dict[str, dict[str, np.ndarray]]:
-    """model -> metric -> float (B,) values on the same ``n_resamples`` cluster resamples."""
+    """model -> metric -> float (B,) values on the same ``n_resamples`` cluster resamples.
+
+    A resample weighs each row by how often its cluster was picked, and
+    :func:`unrender.evaluate.metrics.weighted_metrics` scores a block of resamples at once.
+    """
     clusters = level.clusters(unit)
     counts = draw_counts(cluster_strata(clusters, level.labels), n_resamples, seed)
     out = {m: {k: np.empty(n_resamples) for k in METRICS} for m in level.probs}
-    for b in range(n_resamples):
-        rows = np.repeat(np.arange(len(level.labels)), counts[b, clusters])
+    step = max(1, _BLOCK_ELEMENTS // max(len(clusters), 1))
+    for start in range(0, n_resamples, step):
+        block = slice(start, start + step)
+        weights = counts[block][:, clusters]
         for model, probs in level.probs.items():
-            for k, v in binary_metrics(level.labels[rows], probs[rows]).items():
-                out[model][k][b] = v
+            for k, v in weighted_metrics(level.labels, probs, weights).items():
+                out[model][k][block] = v
     return out
 
 

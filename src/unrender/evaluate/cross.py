@@ -55,8 +55,9 @@ from unrender.evaluate.run import (
 )
 from unrender.io import write_tsv
 from unrender.train import checkpoint
-from unrender.train.data import FrameDataset, shard_items
+from unrender.train.data import FrameDataset
 from unrender.train.inputs import INPUTS
+from unrender.train.packs import shard_items
 
 log = logging.getLogger(__name__)
 

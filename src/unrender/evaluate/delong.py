@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import rankdata
+
+from unrender.evaluate.metrics import midranks
 
 
 def placements(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -27,9 +28,9 @@ def placements(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.n
     """
     fake, real = scores[labels == 1], scores[labels == 0]
     m, n = len(fake), len(real)
-    combined = rankdata(np.concatenate([fake, real]))
-    fake_places = (combined[:m] - rankdata(fake)) / n
-    real_places = 1.0 - (combined[m:] - rankdata(real)) / m
+    combined = midranks(np.concatenate([fake, real]))
+    fake_places = (combined[:m] - midranks(fake)) / n
+    real_places = 1.0 - (combined[m:] - midranks(real)) / m
     return fake_places, real_places
 
 

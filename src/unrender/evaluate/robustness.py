@@ -76,8 +76,9 @@ def score_perturbed(
     from unrender.devices import resolve_device
     from unrender.evaluate.ensembles import write_rescored
     from unrender.train import checkpoint
-    from unrender.train.data import FrameDataset, shard_items
+    from unrender.train.data import FrameDataset
     from unrender.train.loop import predict_logits
+    from unrender.train.packs import shard_items
 
     torch_device = resolve_device(device)
     shards = [(Path(p).stem, shard_items(perturbed_dir, p)) for p in shard_tsvs]

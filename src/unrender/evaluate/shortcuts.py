@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from unrender import manifest
 from unrender.config import default
 from unrender.evaluate.bootstrap import Level, bootstrap, interval
-from unrender.evaluate.metrics import binary_metrics
+from unrender.evaluate.metrics import binary_metrics, midranks
 from unrender.evaluate.run import MIN_PER_CLASS, level_size
 from unrender.io import write_tsv
 from unrender.train import splits
@@ -175,13 +174,13 @@ def detector_scores(
     defined = ~np.isnan(val_values)
     if defined.any() and len(np.unique(val_labels[defined])) == 2:
         low = np.nanmin(np.concatenate([values, val_values])) - 1
-        fitted = _auc(val_labels, rankdata(np.where(defined, val_values, low)) / len(val_values))
+        fitted = _auc(val_labels, midranks(np.where(defined, val_values, low)) / len(val_values))
         sign = -1.0 if fitted < 0.5 else 1.0
     # A missing value (a PNG has no JPEG quality) ranks below every defined one; ranks keep
     # the order and bring any scale into [0, 1], as the metrics expect of probabilities.
     filled = np.where(np.isnan(values), np.nanmin(values) - 1, values)
     direction = "higher is fake" if sign > 0 else "lower is fake"
-    return direction, rankdata(sign * filled) / len(filled)
+    return direction, midranks(sign * filled) / len(filled)
 
 
 def audit(
