@@ -36,8 +36,9 @@ from unrender import manifest
 from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
-from unrender.train.data import FrameDataset, PackedDataset, open_packs, pack_shard, shard_items
+from unrender.train.data import FrameDataset, PackedDataset
 from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
+from unrender.train.packs import open_packs, pack_shard, shard_items
 
 FRAMES = 5
 

@@ -3,7 +3,7 @@
 import logging
 
 from unrender import logs
-from unrender.train.data import pack_shard
+from unrender.train.packs import pack_shard
 
 logs.to_file(snakemake.log[0])
 n = pack_shard(

@@ -22,19 +22,11 @@ from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
 from unrender.train import checkpoint
-from unrender.train.data import (
-    FrameDataset,
-    Item,
-    PackedDataset,
-    load_inputs,
-    open_packs,
-    pack_shard,
-    shard_items,
-    to_inputs,
-)
+from unrender.train.data import FrameDataset, PackedDataset, load_inputs, to_inputs
 from unrender.train.inputs import PACK_PARTS
 from unrender.train.loop import TrainOptions, _val_scores, augment, loader_options, train_model
 from unrender.train.models import build_model
+from unrender.train.packs import Item, open_packs, pack_shard, shard_items
 from unrender.train.splits import assign_splits, read_groups, read_splits, write_splits
 
 FRAME_SIZE = 32

@@ -51,8 +51,8 @@ from unrender.color import srgb_to_linear
 from unrender.evaluate import predictions
 from unrender.io import atomic_open, read_image
 from unrender.modalities.classical import LUMINANCE_WEIGHTS, fit_lighting_ridge, typical_pixels
-from unrender.train.data import Item, shard_items
 from unrender.train.inputs import input_path
+from unrender.train.packs import Item, shard_items
 from unrender.train.splits import read_splits
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,9 @@ from unrender import manifest
 from unrender.evaluate import predictions
 from unrender.io import atomic_path
 from unrender.train import checkpoint
-from unrender.train.data import FrameInputs, Item, load_inputs
+from unrender.train.data import FrameInputs, load_inputs
 from unrender.train.models import Classifier
+from unrender.train.packs import Item
 
 
 def grad_cam(model: Classifier, batch: FrameInputs, labels: torch.Tensor) -> torch.Tensor:

@@ -33,9 +33,10 @@ from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.evaluate.delong import placements
 from unrender.train import checkpoint
-from unrender.train.data import FrameInputs, Item, PackedDataset, open_packs
+from unrender.train.data import FrameInputs, PackedDataset
 from unrender.train.inputs import MODEL_INPUTS
 from unrender.train.models import Classifier, LightingEncoder, build_model
+from unrender.train.packs import Item, open_packs
 from unrender.train.splits import SPLITS, read_splits
 
 log = logging.getLogger(__name__)
@@ -296,7 +297,7 @@ def train_model(
     """Train model ``name`` on the packed inputs of a run; write checkpoint and predictions.
 
     ``pack_dirs``: the run's ``packs/{part}/{shard}`` folders holding the model's inputs
-    (:func:`unrender.train.data.open_packs`, made at ``options.image_size``); ``splits_tsv``:
+    (:func:`unrender.train.packs.open_packs`, made at ``options.image_size``); ``splits_tsv``:
     the run's ``splits.tsv``. Writes ``model_dir/model.safetensors`` + ``meta.json``, the val
     and test predictions to ``predictions_path`` and, if given, tensorboardX scalars (train
     loss, val loss, val AUC per epoch) to ``tensorboard_dir``. ``preprocess`` (how frames and

@@ -10,7 +10,7 @@ share weights), trained end to end, so the head learns how to weigh them.
   (``resnet18`` by default, any name of ``torchvision.models.list_models()`` whose head ends in
   a ``Linear``) with that last ``Linear`` removed.
 - ``lighting`` goes through :class:`LightingEncoder`, an MLP on the 27 standardised SH
-  coefficients (see :mod:`unrender.train.data` for why not the sphere render).
+  coefficients (see :mod:`unrender.train.packs` for why not the sphere render).
 """
 
 from __future__ import annotations
