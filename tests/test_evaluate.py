@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.imports import module_level_imports
 from unrender.evaluate import predictions
 from unrender.evaluate.bootstrap import (
     Level,
@@ -116,6 +117,18 @@ def test_midranks_are_scipys_average_ranks() -> None:
     for n in (0, 1, 2, 7, 100):
         values = np.round(rng.normal(size=n), 1)
         np.testing.assert_array_equal(midranks(values), rankdata(values))
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["unrender.evaluate.run", "unrender.evaluate.robustness", "unrender.evaluate.shortcuts"],
+)
+def test_evaluation_jobs_import_no_torch(module: str) -> None:
+    # Importing torch is ~5 s of a job's start-up, torchmetrics ~7 s more, scipy.stats ~2 s;
+    # the evaluation is numpy (its jobs run in under 10 s on the tiny run).
+    imported = module_level_imports(module)
+    assert "numpy" in imported  # the walk follows the imports
+    assert not imported & {"torch", "torchvision", "torchmetrics", "scipy"}
 
 
 def test_eer_interpolates_inside_a_segment() -> None:

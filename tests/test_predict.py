@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.imports import module_level_imports
 from unrender import lighting_consistency, video
 from unrender.cli import main
 from unrender.commands.predict import LIGHTING_CALIBRATION
@@ -230,54 +231,10 @@ def test_threads_change_the_speed_not_the_scores(
     assert "--threads must be >= 1" in capsys.readouterr().err
 
 
-def _module_level_imports(module: str) -> set[str]:
-    """Top-level packages that importing ``module`` imports, following the ``unrender``
-    modules it imports at module level (imports inside functions are lazy: not followed).
-    Reads the sources only, so it imports nothing and takes milliseconds."""
-    import ast
-
-    import unrender
-
-    root = Path(unrender.__path__[0]).parent
-
-    def source(name: str) -> Path | None:
-        base = root.joinpath(*name.split("."))
-        for path in (base.with_suffix(".py"), base / "__init__.py"):
-            if path.is_file():
-                return path
-        return None  # a name inside a module (from unrender.x import name)
-
-    seen: set[str] = set()
-    outside: set[str] = set()
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        path = source(name)
-        if name in seen or path is None:
-            continue
-        seen.add(name)
-        # A package's __init__ runs before any of its modules.
-        todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            else:
-                continue
-            for imported in names:
-                top = imported.split(".")[0]
-                if top == "unrender":
-                    todo.append(imported)
-                elif top != "__future__":
-                    outside.add(top)
-    return outside
-
-
 def test_predict_imports_no_evaluation_or_metrics_library() -> None:
     """Only torch and torchvision are a prediction's heavy imports (issue 16, item 7): the
     metrics' torchmetrics, scipy and the rest stay out of ``unrender predict``."""
-    imported = _module_level_imports("unrender.commands.predict")
+    imported = module_level_imports("unrender.commands.predict")
     assert {"torch", "torchvision", "numpy"} <= imported  # the walk follows the imports
     heavy = {"torchmetrics", "scipy", "sklearn", "matplotlib", "pandas", "snakemake"}
     assert not imported & heavy

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.imports import module_level_imports
 from unrender import manifest
 from unrender.config import ConfigError
 from unrender.evaluate import predictions
@@ -369,3 +370,11 @@ def test_val_auc_is_the_roc_auc_torchmetrics_gives() -> None:
     loss, auc = _val_scores(logits, labels, torch.tensor(1.0))
     assert auc == pytest.approx(float(binary_auroc(torch.sigmoid(logits), labels)), abs=1e-6)
     assert 0.0 < auc < 1.0 and math.isfinite(loss)
+
+
+@pytest.mark.parametrize("module", ["unrender.train.packs", "unrender.lighting_consistency"])
+def test_pack_and_lighting_jobs_import_no_torch(module: str) -> None:
+    # A pack job is a decode and a copy; importing torch would be ~5 s of its ~0.6 s.
+    imported = module_level_imports(module)
+    assert {"numpy", "cv2"} <= imported  # the walk follows the imports
+    assert not imported & {"torch", "torchvision", "scipy"}
