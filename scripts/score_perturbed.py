@@ -6,22 +6,23 @@ from pathlib import Path
 import torch
 
 from unrender import logs
-from unrender.evaluate.robustness import score_perturbed
+from unrender.devices import resolve_device
+from unrender.evaluate.cross import score_target
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-n = score_perturbed(
-    # The perturbation's run-like folder: shards/ is one of its children.
-    Path(snakemake.input.shards[0]).parents[1],
-    snakemake.input.shards,
+n = score_target(
     {
         m: Path(meta).parent
         for m, meta in zip(snakemake.params.models, snakemake.input.metas, strict=True)
     },
     snakemake.input.stacker,
     snakemake.input.calibration,
+    # The perturbation's run-like folder: shards/ is one of its children.
+    Path(snakemake.input.shards[0]).parents[1],
+    snakemake.input.shards,
     snakemake.output.predictions,
-    snakemake.params.device,
+    resolve_device(snakemake.params.device),
     snakemake.params.batch_size,
 )
 logging.info("%s: scored %d frames", snakemake.wildcards.perturbation, n)

@@ -104,7 +104,9 @@ def score_target(
 
     model_dirs: trained model -> its checkpoint folder; stacker_path: the run's
     ``stacker.json``; calibration_path: its ``lighting_consistency`` threshold;
-    target_dir: ``results/{target}`` with ``shard_tsvs`` (its accepted samples); out_dir:
+    target_dir: a run-like folder with ``shard_tsvs`` (its accepted samples), the
+    frames and the modalities: ``results/{target}``, or a perturbation's test split
+    ``results/{run}/perturb/{name}`` (:mod:`unrender.evaluate.robustness`); out_dir:
     the folder of the predictions, ``{model}.tsv`` per model of ALL_MODELS. The frames of
     :func:`scored_samples` are read in shard and frame order, each model's fake probability
     in [0, 1] per frame, split ``test``. Returns the number of frames.

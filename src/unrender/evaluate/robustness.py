@@ -4,9 +4,10 @@ Per perturbation (:mod:`unrender.perturb`) the workflow writes a run-like folder
 ``perturb/{name}/`` holding the test samples only: ``shards/{shard}.tsv``,
 ``frames/{shard}/{sample_id}/{k}.png`` (:func:`unrender.perturb.perturb_shard`) and
 ``modalities/`` (the run's decomposition backend, rule decompose);
-:func:`score_perturbed` runs the trained models on them
-(``ensemble_mean`` and ``ensemble_stacked`` as in the evaluation, the stacker the one fit on
-the clean val split) into ``perturb/{name}/predictions/{model}.tsv``.
+rule score_perturbed scores it as a cross-dataset target is scored
+(:func:`unrender.evaluate.cross.score_target`: ``ensemble_mean`` and ``ensemble_stacked`` as in
+the evaluation, the stacker the one fit on the clean val split) into
+``perturb/{name}/predictions/{model}.tsv``.
 
 ``robustness.tsv`` (:data:`ROBUSTNESS_COLUMNS`) has one row per perturbation, model and level:
 the test AUC with the group bootstrap 95% CI of metrics.tsv (same levels, clusters, resamples
@@ -50,62 +51,6 @@ ROBUSTNESS_COLUMNS: tuple[str, ...] = (
     "auc_lo",
     "auc_hi",
 )
-
-
-def score_perturbed(
-    perturbed_dir: str | os.PathLike[str],
-    shard_tsvs: Sequence[str | os.PathLike[str]],
-    model_dirs: Mapping[str, str | os.PathLike[str]],
-    stacker_path: str | os.PathLike[str],
-    calibration_path: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    device: str = "auto",
-    batch_size: int = 32,
-) -> int:
-    """Score the perturbed test frames with every trained model; return the frame count.
-
-    perturbed_dir: the ``perturb/{name}`` folder (``shards/``, ``frames/``, ``modalities/``);
-    shard_tsvs: its ``shards/{shard}.tsv``; model_dirs: model -> ``models/{model}`` (every
-    trained model); calibration_path: the run's ``lighting_consistency`` threshold. Writes
-    ``{model}.tsv`` predictions (split ``test``) of every model of ``ALL_MODELS`` (the
-    training-free detector too) into ``out_dir``.
-    """
-    import torch
-
-    from unrender import lighting_consistency
-    from unrender.devices import resolve_device
-    from unrender.evaluate.ensembles import write_rescored
-    from unrender.train import checkpoint
-    from unrender.train.data import FrameDataset
-    from unrender.train.loop import predict_logits
-    from unrender.train.packs import shard_items
-
-    torch_device = resolve_device(device)
-    shards = [(Path(p).stem, shard_items(perturbed_dir, p)) for p in shard_tsvs]
-    items = [it for _, shard in shards for it in shard]
-    tables: dict[str, Predictions] = {}
-    for name, folder in model_dirs.items():
-        model, meta = checkpoint.load(folder, torch_device)
-        size = meta["options"]["image_size"]
-        datasets = [FrameDataset(perturbed_dir, s, its, model.inputs, size) for s, its in shards]
-        loader = torch.utils.data.DataLoader(
-            torch.utils.data.ConcatDataset(datasets), batch_size=batch_size
-        )
-        probs = torch.sigmoid(predict_logits(model, loader, torch_device)).double().numpy()
-        tables[name] = predictions.from_rows(
-            [it.sample_id for it in items],
-            [it.k for it in items],
-            ["test"] * len(items),
-            [it.label for it in items],
-            probs,
-            [it.kind for it in items],
-        )
-        log.info("%s: scored %d perturbed frames", name, len(items))
-    tables[lighting_consistency.NAME] = lighting_consistency.rescore(
-        perturbed_dir, shards, next(iter(tables.values())), calibration_path
-    )
-    write_rescored(tables, stacker_path, out_dir)
-    return len(items)
 
 
 def robustness_rows(
