@@ -35,6 +35,12 @@ OUT = f"results/{config['run']}"
 MODELS = list(MODEL_INPUTS)
 #: What the evaluation reads predictions of: the trained models and the training-free detectors.
 SCORED = [*MODELS, *DETECTOR_INPUTS]
+#: The evaluate options that change a score, which is all a scoring rule's params hold: adding a
+#: cross target or a perturbation (evaluate.cross, evaluate.perturb) then reruns only the rules
+#: that read them, not the run's own evaluation.
+SCORING = {k: config["evaluate"][k] for k in ("bootstrap", "unit", "min_per_class")}
+#: What the shortcut audit and summary.md read: the scoring options and the warning threshold.
+AUDIT = {**SCORING, "shortcut_warning_auc": config["evaluate"]["shortcut_warning_auc"]}
 
 
 wildcard_constraints:

@@ -66,7 +66,7 @@ rule cross:
         f"{OUT}/benchmarks/cross.tsv"
     params:
         targets=CROSS_TARGETS,
-        evaluate=config["evaluate"],
+        evaluate=SCORING,
         seed=config["seed"],
     container:
         config["containers"]["torch"]

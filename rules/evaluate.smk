@@ -35,7 +35,7 @@ rule evaluate:
         f"{OUT}/benchmarks/evaluate.tsv"
     params:
         models=SCORED,
-        evaluate=config["evaluate"],
+        evaluate=SCORING,
         seed=config["seed"],
     threads: 1
     container:
@@ -60,7 +60,7 @@ rule shortcuts:
         f"{OUT}/logs/shortcuts.log",
     params:
         root=dataset_root(),
-        evaluate=config["evaluate"],
+        evaluate=AUDIT,
         seed=config["seed"],
     container:
         config["containers"]["torch"]
@@ -90,7 +90,7 @@ rule summary:
     params:
         run=config["run"],
         models=MODELS,
-        evaluate=config["evaluate"],
+        evaluate=AUDIT,
         dataset=config["dataset"],
         # What the synthetic generator plants is stated with its parameters.
         synth=synth_options() if config["dataset"]["kind"] == "synth" else None,

@@ -96,7 +96,7 @@ rule robustness:
     params:
         models=SCORED,
         perturbations=PERTURBATIONS,
-        evaluate=config["evaluate"],
+        evaluate=SCORING,
         seed=config["seed"],
     container:
         config["containers"]["torch"]

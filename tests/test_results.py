@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
+from tests.workflow_runner import planned_rules, snakemake_command, venv_env, write_config
 from unrender import manifest
 from unrender.evaluate.cross import CROSS_COLUMNS, DELTA_COLUMNS
 from unrender.evaluate.robustness import ROBUSTNESS_COLUMNS
@@ -109,6 +111,23 @@ def test_evaluate_options_rerun_only_the_evaluation(
     summary = (out / "summary.md").read_text()
     assert "bootstrap over" in summary and "resamples of the test *videos*" in summary
     assert "Shortcut warning**: `frame_count` alone reaches test AUC 0.500" in summary
+
+
+def test_cross_targets_and_perturbations_rerun_no_evaluation_of_the_run(
+    tiny_results: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """The shared run as it was before a user added evaluate.cross and evaluate.perturb: only
+    the summary (its cross input goes) would rerun, not evaluate or the shortcut audit, whose
+    params hold just the options that change their scores."""
+    workdir, config = rerun_copy(tiny_results, tmp_path)
+    config["evaluate"] = {"bootstrap": config["evaluate"]["bootstrap"]}
+    write_config(workdir, config)
+    cmd = snakemake_command(workdir, "-n", "--cores", "1")
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    planned = planned_rules(proc.stdout)
+    assert "summary" in planned  # the dry run did see the change
+    assert not planned & {"evaluate", "shortcuts", "train", "lighting_consistency"}, planned
 
 
 def test_cross_dataset_scores_every_model_on_the_target_run(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.bad_inputs import bad_manifests, make_bad_corpus, write_clip, write_corpus_manifest
-from tests.workflow_runner import snakemake_command, venv_env, write_config
+from tests.workflow_runner import planned_rules, snakemake_command, venv_env, write_config
 from unrender import manifest, rejected
 from unrender.io import read_image, read_tsv, write_image, write_tsv
 from unrender.modalities import MODALITIES
@@ -200,9 +200,7 @@ def test_each_model_waits_only_for_its_inputs(tmp_path: Path) -> None:
         cmd = snakemake_command(tmp_path, "-n", target)
         proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-4000:]
-        # The "Job stats" table: a rule and its job count per line, up to "total".
-        table = proc.stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
-        jobs[model] = {line.split()[0] for line in table if line.strip()}
+        jobs[model] = planned_rules(proc.stdout)
     assert {"extract_frames", "pack", "train"} <= jobs["rgb"]
     assert "decompose" not in jobs["rgb"]
     assert "decompose" in jobs["albedo"] and "decompose" in jobs["ensemble_net"]

@@ -41,3 +41,12 @@ def venv_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def planned_rules(dry_run_stdout: str) -> set[str]:
+    """The rules of the jobs a dry run (``snakemake -n``) would run, from its "Job stats"
+    table (a rule and its job count per line, up to "total"); empty if nothing would run."""
+    if "Job stats:" not in dry_run_stdout:
+        return set()
+    table = dry_run_stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    return {line.split()[0] for line in table if line.strip()}
