@@ -133,3 +133,40 @@ def test_modalities_batch_size_is_the_irn_backends_batch(random_weights: Path) -
 
     assert configured(5).batch_size == 5
     assert configured(None).batch_size == 2  # the backend's own CPU batch
+
+
+def test_decompose_command_takes_the_irn_options(
+    random_weights: Path, images: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `unrender decompose --backend irn` takes the irn config keys as --irn-* options.
+    from unrender import cli
+    from unrender.io import write_image
+
+    image = tmp_path / "face.png"
+    write_image(image, images[0])
+    irn = ["--backend", "irn", "--irn-weights", str(random_weights), "--irn-device", "cpu"]
+    normals = {}
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / precision
+        argv = ["decompose", str(image), "--out", str(out), *irn, "--irn-precision", precision]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        normals[precision] = np.load(out / "normal" / "face.npy")
+    # The half precision reached the network: other numbers, within its stated error.
+    assert not np.array_equal(normals["float32"], normals["bfloat16"])
+    np.testing.assert_allclose(normals["bfloat16"], normals["float32"], atol=0.8)
+    capsys.readouterr()
+
+    bad_device = ["decompose", str(image), "--out", str(tmp_path / "x"), *irn[:-1], "cuda:x"]
+    assert cli.main(bad_device) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "irn.device" in err and "cuda:x" in err, err
+    classical = [
+        "decompose",
+        str(image),
+        "--out",
+        str(tmp_path / "y"),
+        "--irn-precision",
+        "float16",
+    ]
+    assert cli.main(classical) == 2
+    assert "--irn-precision: only with --backend irn" in capsys.readouterr().err

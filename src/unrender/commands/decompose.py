@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from unrender.commands import output_folder
+from unrender.config import schema, section
 from unrender.rejected import RejectedInput
 from unrender.video import DEFAULT_MAX_PIXELS, load_still
 
@@ -42,6 +43,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="IRN++ weights (.safetensors), required with --backend irn",
     )
+    irn = schema()["properties"]["irn"]["properties"]
+    parser.add_argument(
+        "--irn-mode",
+        choices=irn["mode"]["enum"],
+        help="with --backend irn: the upstream checkpoint the weights come from (config "
+        f"irn.mode; default {irn['mode']['default']})",
+    )
+    parser.add_argument(
+        "--irn-device",
+        metavar="DEVICE",
+        help=f"with --backend irn: {irn['device']['description'].split(': ', 1)[1]} "
+        f"(config irn.device; default {irn['device']['default']})",
+    )
+    parser.add_argument(
+        "--irn-precision",
+        choices=irn["precision"]["enum"],
+        help=f"with --backend irn: the network's compute dtype (config irn.precision; default "
+        f"{irn['precision']['default']}; the half precisions are for GPUs)",
+    )
     parser.add_argument(
         "--max-pixels",
         type=int,
@@ -50,17 +70,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The ``--irn-*`` options and the ``irn`` config keys they set.
+IRN_OPTIONS: tuple[str, ...] = ("weights", "mode", "device", "precision")
+
+
 def _backend_options(args: argparse.Namespace) -> dict[str, object]:
-    """Keyword options of the chosen backend's factory."""
-    if args.backend == "irn":
-        if args.irn_weights is None:
-            raise ValueError("--backend irn needs --irn-weights PATH (converted IRN++ weights)")
-        if not args.irn_weights.is_file():
-            raise FileNotFoundError(f"IRN++ weights not found: {args.irn_weights}")
-        return {"weights": args.irn_weights}
-    if args.irn_weights is not None:
-        raise ValueError("--irn-weights is only used with --backend irn")
-    return {}
+    """Keyword options of the chosen backend's factory: for ``irn``, the ``irn`` config
+    section the ``--irn-*`` options give (validated, the schema's defaults filled in)."""
+    given = {k: getattr(args, f"irn_{k}") for k in IRN_OPTIONS if getattr(args, f"irn_{k}")}
+    if args.backend != "irn":
+        if given:
+            options = ", ".join(f"--irn-{k}" for k in given)
+            raise ValueError(f"{options}: only with --backend irn")
+        return {}
+    if "weights" not in given:
+        raise ValueError("--backend irn needs --irn-weights PATH (converted IRN++ weights)")
+    if not args.irn_weights.is_file():
+        raise FileNotFoundError(f"IRN++ weights not found: {args.irn_weights}")
+    return section("irn", {**given, "weights": str(args.irn_weights)})
 
 
 def write_modalities(out: Path, stem: str, decomposition: dict[str, np.ndarray]) -> None:
