@@ -121,6 +121,17 @@ def test_the_summary_table_has_models_as_rows_targets_as_columns_and_their_mean(
     assert any(line.startswith("| ensemble_stacked | ") and "p Holm" in line for line in video)
     assert cross_lines([], "ffpp", 2) == []
 
+    # Under min_per_class no CI is printed, and the caption does not promise one.
+    small = [{**r, "small_n": "yes"} for r in rows]
+    lines = cross_lines(small, "ffpp", min_per_class=2)
+    assert not [line for line in lines if "[95% CI]" in line or "p Holm" in line]
+    assert "ΔAUC vs RGB, point estimates only (n too small for CIs and p-values):" in lines
+    mixed = [{**r, "small_n": "yes"} if r["target"] == "dfdc" else r for r in rows]
+    captions = [line for line in cross_lines(mixed, "ffpp", 2) if line.startswith("ΔAUC")]
+    assert captions and all(
+        c.endswith("(point estimates only where n is too small):") for c in captions
+    )
+
 
 @pytest.mark.slow
 def test_a_target_without_data_stops_the_workflow_in_one_line(tmp_path: Path) -> None:

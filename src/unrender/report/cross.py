@@ -72,9 +72,15 @@ def cross_lines(rows: Sequence[Mapping[str, str]], run: str, min_per_class: int)
             lines.append(f"| {model} | " + " | ".join(cells) + f" | {mean} |")
         compared = [m for m in models if any(at.get((t, m), {}).get("delta_auc") for t in present)]
         if compared:
+            small = {is_small(at[(t, m)]) for t in present for m in compared if (t, m) in at}
+            caption = "ΔAUC vs RGB [95% CI], paired bootstrap, Holm over the ensembles of a target"
+            if small == {True}:
+                caption = "ΔAUC vs RGB, point estimates only (n too small for CIs and p-values)"
+            elif True in small:
+                caption += " (point estimates only where n is too small)"
             lines += [
                 "",
-                "ΔAUC vs RGB [95% CI], paired bootstrap, Holm over the ensembles of a target:",
+                f"{caption}:",
                 "",
                 "| ensemble | " + " | ".join(present) + " |",
                 "|---|" + "---|" * len(present),
