@@ -19,6 +19,7 @@ differ from these in the 7th-8th significant digit.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,23 +43,45 @@ def midranks(values: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The rows of one set of predictions in decreasing order of score, as the metrics read
+    them: computed once per model, then reused for every weighting (bootstrap resample).
+
+    order: int (N,) row of each rank; starts: int (T,) first rank of each distinct score (one
+    ROC threshold each); fake: bool (N,) ranked rows that are fake; correct: bool (N,) ranked
+    rows a 0.5 threshold calls right.
+    """
+
+    order: np.ndarray
+    starts: np.ndarray
+    fake: np.ndarray
+    correct: np.ndarray
+
+
+def rank(labels: np.ndarray, probs: np.ndarray) -> Ranking:
+    """The :class:`Ranking` of int (N,) labels and float (N,) fake probabilities."""
+    labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
+    order = np.argsort(-probs, kind="stable")
+    ranked, fake = probs[order], labels[order] == 1
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(ranked) else order
+    return Ranking(order, starts, fake, (ranked > 0.5) == fake)
+
+
 def _rates(
-    labels: np.ndarray, probs: np.ndarray, weights: np.ndarray
+    ranking: Ranking, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weighted true and false positives at every distinct threshold, highest first.
 
-    weights: (B, N) non-negative row weights of B resamples. Returns float64 (B, T) ``tps``
-    and ``fps`` (cumulative weight of fakes and reals scoring at least each threshold) and
-    float64 (B,) totals of fakes and reals.
+    weights: (B, N) non-negative weights of the ranked rows for B weightings (integer pick
+    counts stay integers, so the counts are exact). Returns (B, T) ``tps`` and ``fps``
+    (cumulative weight of fakes and reals scoring at least each threshold) and (B,) totals of
+    fakes and reals. Each run of equal scores is summed first, so the cumulative sums are
+    (T,) long, not (N,).
     """
-    order = np.argsort(-probs, kind="stable")
-    ranked = probs[order]
-    # The last row of each run of equal scores: one threshold per distinct score.
-    ends = np.append(np.flatnonzero(np.diff(ranked)), len(ranked) - 1)
-    fake = labels[order] == 1
-    w = weights[:, order]
-    tps = np.cumsum(np.where(fake, w, 0.0), axis=1)[:, ends]
-    fps = np.cumsum(np.where(fake, 0.0, w), axis=1)[:, ends]
+    fake = np.add.reduceat(weights * ranking.fake, ranking.starts, axis=1)
+    real = np.add.reduceat(weights, ranking.starts, axis=1) - fake
+    tps, fps = np.cumsum(fake, axis=1), np.cumsum(real, axis=1)
     return tps, fps, tps[:, -1], fps[:, -1]
 
 
@@ -95,24 +118,22 @@ def equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(_equal_error_rates(np.atleast_2d(fpr), np.atleast_2d(tpr))[0])
 
 
-def weighted_metrics(
-    labels: np.ndarray, probs: np.ndarray, weights: np.ndarray
-) -> dict[str, np.ndarray]:
-    """``{"auc", "acc", "ap", "eer"}``, each float64 (B,), of B weightings of one set of rows.
+def ranked_metrics(ranking: Ranking, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``{"auc", "acc", "ap", "eer"}``, each float64 (B,), of B weightings of ranked rows.
 
-    weights: (B, N) non-negative; row n counts ``weights[b, n]`` times in weighting b, as if it
-    were repeated (a bootstrap resample is its pick counts). Equals :func:`binary_metrics` of
-    the rows so repeated: a threshold whose rows all weigh 0 adds a repeated ROC point, which
-    changes no area, crossing or precision step. NaN where a weighting holds one class only.
+    weights: (B, N) non-negative, in ``ranking`` order; row n counts ``weights[b, n]`` times
+    in weighting b, as if it were repeated (a bootstrap resample is its pick counts). Equals
+    :func:`binary_metrics` of the rows so repeated: a threshold whose rows all weigh 0 adds a
+    repeated ROC point, which changes no area, crossing or precision step. NaN where a
+    weighting holds one class only.
     """
-    labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
-    w = np.atleast_2d(weights).astype(np.float64)
+    w = np.atleast_2d(weights)
     out = {m: np.full(len(w), math.nan) for m in METRICS}
-    if len(probs) == 0:
+    if w.shape[1] == 0:
         return out
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["acc"] = (w * ((probs > 0.5) == (labels == 1))).sum(1) / w.sum(1)
-    tps, fps, positives, negatives = _rates(labels, probs, w)
+        out["acc"] = (w * ranking.correct).sum(1) / w.sum(1)
+    tps, fps, positives, negatives = _rates(ranking, w)
     both = (positives > 0) & (negatives > 0)
     if not both.any():
         return out
@@ -127,6 +148,15 @@ def weighted_metrics(
     return out
 
 
+def weighted_metrics(
+    labels: np.ndarray, probs: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`ranked_metrics` of rows in their own order: weights (B, N) of int (N,) labels
+    and float (N,) probabilities."""
+    ranking = rank(labels, probs)
+    return ranked_metrics(ranking, np.atleast_2d(weights)[:, ranking.order])
+
+
 def binary_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """``{"auc", "acc", "ap", "eer"}`` of one set of predictions (ACC thresholds at 0.5)."""
     values = weighted_metrics(labels, probs, np.ones((1, len(labels))))
@@ -135,6 +165,5 @@ def binary_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
 
 def roc_curve(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ROC points (fpr, tpr), float64 (M,), from (0, 0) to (1, 1) by decreasing threshold."""
-    labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
-    fpr, tpr = _roc_from_counts(*_rates(labels, probs, np.ones((1, len(labels)))))
+    fpr, tpr = _roc_from_counts(*_rates(rank(labels, probs), np.ones((1, len(labels)))))
     return fpr[0], tpr[0]
