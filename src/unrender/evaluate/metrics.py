@@ -10,7 +10,7 @@ area under it, AP is ``sum_n (R_n - R_{n-1}) P_n`` over decreasing thresholds, a
 called fake when its probability is above 0.5. Two reasons for our own code: importing
 torchmetrics cost every evaluating job ~7 s (it pulls torchvision and ``torch._dynamo``), and
 the bootstrap scores a thousand resamples at once from per-row weights
-(:func:`weighted_metrics`) instead of calling a metric a thousand times per model.
+(:func:`ranked_metrics`) instead of calling a metric a thousand times per model.
 
 Rates are float64. torchmetrics divides integer counts into float32 rates, so its values
 differ from these in the 7th-8th significant digit.
