@@ -15,7 +15,7 @@ Other work on the machine inflates wall time, not CPU seconds much, so the load 
 
 Usage::
 
-    python bench/pipeline_throughput.py [--identities 4 16] [--epochs 3] [--cores 2]
+    python bench/pipeline_throughput.py [--identities 8 16] [--epochs 3] [--cores 2]
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def report(runs: list[Run], epochs: int, cores: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--identities", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--identities", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="run under this folder and keep the runs")

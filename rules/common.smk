@@ -119,7 +119,12 @@ def n_samples():
 
         from unrender.synth import SynthConfig
 
-        return len(plan(SynthConfig.from_mapping(synth_options())))
+        # Checks the config can make every split the run needs: one line if not.
+        try:
+            synth = SynthConfig.from_mapping(synth_options())
+        except ValueError as e:
+            raise WorkflowError(f"config: {e}") from None
+        return len(plan(synth))
     if config["dataset"]["kind"] in ADAPTED:
         return len(adapted_manifest())
     if config["dataset"]["kind"] == "ffhq-stylegan":
