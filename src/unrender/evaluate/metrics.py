@@ -27,6 +27,13 @@ import numpy as np
 METRICS: tuple[str, ...] = ("auc", "acc", "ap", "eer")
 
 
+def _run_starts(ranked: np.ndarray) -> np.ndarray:
+    """int (T,) index of the first element of each run of equal values of sorted (N,) ``ranked``."""
+    return (
+        np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(ranked) else np.zeros(0, int)
+    )
+
+
 def midranks(values: np.ndarray) -> np.ndarray:
     """float64 (N,) ranks 1..N of float (N,) ``values``, ties given their mean rank.
 
@@ -36,7 +43,7 @@ def midranks(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     order = np.argsort(values, kind="stable")
     ranked = values[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    starts = _run_starts(ranked)
     stops = np.r_[starts[1:], len(values)]
     out = np.empty(len(values))
     out[order] = np.repeat((starts + stops + 1) / 2.0, stops - starts)
@@ -64,8 +71,7 @@ def rank(labels: np.ndarray, probs: np.ndarray) -> Ranking:
     labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
     order = np.argsort(-probs, kind="stable")
     ranked, fake = probs[order], labels[order] == 1
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(ranked) else order
-    return Ranking(order, starts, fake, (ranked > 0.5) == fake)
+    return Ranking(order, _run_starts(ranked), fake, (ranked > 0.5) == fake)
 
 
 def _rates(
@@ -96,7 +102,7 @@ def _roc_from_counts(
 
 
 def _equal_error_rates(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
-    """float (B,) EERs of B ROCs (B, M) with the same number of points (see below)."""
+    """float (B,) EERs of B ROCs (B, M) with the same number of points (see equal_error_rate)."""
     gap = fpr - (1.0 - tpr)  # rises from -1 at (0, 0) to +1 at (1, 1)
     i = np.argmax(gap >= 0, axis=1)
     rows = np.arange(len(gap))
