@@ -19,11 +19,22 @@ from unrender.train.inputs import (
     pack_parts,
 )
 
+
+
+def stop(message):
+    """End the workflow before any job with ``message`` as its one line on stderr.
+
+    A WorkflowError raised while the Snakefile is read would print a header naming the .smk
+    file and line and then the Snakefile's stack; what a user must fix is the message alone.
+    """
+    raise SystemExit(f"unrender workflow: error: {message}")
+
+
 # One line naming the key, before any job runs (validate fills the schema's defaults).
 try:
     check_run(validate(config))
 except ConfigError as e:
-    raise WorkflowError(f"config: {e}") from None
+    stop(f"config: {e}")
 
 # Jobs inherit this: OpenMP threads that finish a parallel region sleep instead of spinning.
 # Spinning threads take the cores from the job's other threads and from the other jobs on a
@@ -123,7 +134,7 @@ def n_samples():
         try:
             synth = SynthConfig.from_mapping(synth_options())
         except ValueError as e:
-            raise WorkflowError(f"config: {e}") from None
+            stop(f"config: {e}")
         return len(plan(synth))
     if config["dataset"]["kind"] in ADAPTED:
         return len(adapted_manifest())
@@ -143,11 +154,11 @@ def n_samples():
                 allow_outside_root=config["dataset"]["allow_outside_root"],
             )
         except (FileNotFoundError, ValueError) as e:
-            raise WorkflowError(str(e)) from e
+            stop(str(e))
         return len(reals) + len(parse_seeds(config["stylegan"]["seeds"]))
     path = raw_manifest()
     if not Path(path).is_file():
-        raise WorkflowError(
+        stop(
             f"dataset.manifest {path!r} does not exist; write a manifest TSV "
             "(see README, 'Bring your own data') or use --configfile config/demo.yaml"
         )
@@ -155,7 +166,7 @@ def n_samples():
     try:
         return manifest.count_rows(path)
     except ValueError as e:
-        raise WorkflowError(str(e)) from None
+        stop(str(e))
 
 
 SHARDS = manifest.shard_ids(n_samples(), config["shard_size"])

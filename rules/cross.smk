@@ -14,7 +14,7 @@ try:
     #: target -> its shard TSVs, frame and modality folders (unrender.evaluate.targets).
     CROSS_INPUTS = {t: target_inputs("results", t) for t in CROSS_TARGETS}
 except ValueError as e:
-    raise WorkflowError(f"config: {e}") from None
+    stop(f"config: {e}")
 
 #: cross.tsv when the config names targets; `rule all` and the summary ask for it.
 CROSS_FILES = [f"{OUT}/cross.tsv"] if CROSS_TARGETS else []

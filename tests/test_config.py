@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.tiny_config import tiny_synth_config
-from tests.workflow_runner import REPO, snakemake_command, venv_env, write_config
+from tests.workflow_runner import REPO, refusal, snakemake_command, venv_env, write_config
 from unrender import config, video
 from unrender.cli import main
 from unrender.config import ConfigError, check_run, section, validate
@@ -201,11 +201,7 @@ def _dry_run(workdir: Path, cfg: dict[str, Any]) -> subprocess.CompletedProcess:
 def test_workflow_refuses_bad_config_at_parse_time_in_one_line(
     tmp_path: Path, cfg: dict[str, Any], line: str
 ) -> None:
-    proc = _dry_run(tmp_path, cfg)
-    said = proc.stdout + proc.stderr  # Snakemake prints its WorkflowError to stdout
-    assert proc.returncode != 0
-    assert line in said, said[-3000:]
-    assert "Traceback" not in said and "Error" not in said.replace("WorkflowError", ""), said
+    assert refusal(_dry_run(tmp_path, cfg)).startswith(line)
 
 
 @pytest.mark.slow
@@ -213,10 +209,7 @@ def test_a_configfile_is_not_merged_with_config_yaml(tmp_path: Path) -> None:
     # Without run, the user's file is incomplete: config/config.yaml's run: main must not fill it.
     cfg = tiny_synth_config("x")
     del cfg["run"]
-    proc = _dry_run(tmp_path, cfg)
-    said = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "config: 'run' is a required property" in said, said[-3000:]
+    assert refusal(_dry_run(tmp_path, cfg)) == "config: 'run' is a required property"
     # A complete file runs on its own terms: no key of config/config.yaml leaks in.
     proc = _dry_run(tmp_path, tiny_synth_config("x"))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,3 +51,17 @@ def planned_rules(dry_run_stdout: str) -> set[str]:
         return set()
     table = dry_run_stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
     return {line.split()[0] for line in table if line.strip()}
+
+
+def refusal(proc: subprocess.CompletedProcess) -> str:
+    """The message of a workflow that stopped before any job, asserting it said exactly one
+    line besides Snakemake's note on the workflow profile, with the workflow's prefix."""
+    said = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.strip() and not line.startswith("Using workflow specific profile")
+    ]
+    assert proc.returncode != 0 and len(said) == 1, "\n".join(said)[-3000:]
+    prefix = "unrender workflow: error: "
+    assert said[0].startswith(prefix), said[0]
+    return said[0].removeprefix(prefix)
