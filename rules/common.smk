@@ -2,6 +2,8 @@
 
 import os
 import re
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
@@ -18,7 +20,6 @@ from unrender.train.inputs import (
     PICTURE_MODELS,
     pack_parts,
 )
-
 
 
 def stop(message):
@@ -185,6 +186,39 @@ DATA_OUTPUTS = [
 def backend_options():
     """Keyword options of the configured modality backend."""
     return _backend_options(config)
+
+
+def job_python():
+    """The interpreter of a job's ``python -m unrender``: the image's ``python`` in a container,
+    else the one running Snakemake, which has unrender (this file imports it) whether or not
+    its environment is on PATH."""
+    if DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method:
+        return "python"
+    return sys.executable
+
+
+def decompose_command(wildcards, input, output, threads):
+    """The decompose job's command line: ``unrender decompose --shard`` with the configured
+    backend, or for irn-tf1 upstream's own code through the runner of its image."""
+    backend = config["modalities"]["backend"]
+    irn = config["irn"]
+    batch_size = config["modalities"]["batch_size"]
+    modalities_root = Path(output.modalities[0]).parents[1]
+    if backend == "irn-tf1":
+        argv = ["python3", "/opt/irn-tf1/run_shard.py", "--shard", wildcards.shard]
+        argv += ["--checkpoint", irn["weights"], "--mode", irn["mode"]]
+    else:
+        argv = [job_python(), "-m", "unrender", "decompose", "--shard", input.shard]
+        argv += ["--backend", backend]
+        if backend == "irn":
+            argv += [
+                f"--irn-{key}={irn[key]}"
+                for key in ("weights", "mode", "device", "precision")
+            ]
+    argv += ["--frames", input.frames, "--out", modalities_root, "--threads", threads]
+    if batch_size is not None:
+        argv += ["--batch-size", batch_size]
+    return shlex.join(map(str, argv))
 
 
 def gpu_resources(device):

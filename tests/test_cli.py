@@ -149,3 +149,63 @@ def test_decompose_composites_alpha_as_extract_does(
         np.testing.assert_array_equal(
             read_image(out / modality / "rgba.png"), read_image(out / modality / "composited.png")
         )
+
+
+def _shard(tmp_path: Path) -> tuple[Path, Path]:
+    """A shard of two samples with 3 and 2 frames of a real photo: its TSV and frame folder."""
+    from skimage import data
+
+    from unrender.manifest import Sample, write_samples
+
+    photo = data.astronaut()
+    frames = tmp_path / "frames" / "s0000"
+    samples = []
+    for n, sample_id in ((3, "a"), (2, "b")):
+        samples.append(Sample(sample_id, f"{sample_id}.mp4", 0, sample_id, "train", "video", "t"))
+        for k in range(n):
+            write_image(frames / sample_id / f"{k}.png", photo[40 * k : 40 * k + 64, 150:214])
+    tsv = tmp_path / "shards" / "s0000.tsv"
+    tsv.parent.mkdir()
+    write_samples(tsv, samples)
+    return tsv, frames
+
+
+def test_decompose_shard_batches_across_samples_as_images_one_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unrender.modalities import MODALITIES
+
+    tsv, frames = _shard(tmp_path)
+    argv = ["decompose", "--shard", str(tsv), "--frames", str(frames), "--batch-size", "2"]
+    assert cli.main([*argv, "--threads", "1", "--out", str(tmp_path / "mod")]) == 0
+    assert "decomposed 5 frames with backend classical" in capsys.readouterr().out
+    for sample_id in ("a", "b"):
+        images = sorted((frames / sample_id).glob("*.png"))
+        alone = tmp_path / "alone" / sample_id
+        assert cli.main(["decompose", *map(str, images), "--out", str(alone)]) == 0
+        for modality in MODALITIES:
+            written = sorted((tmp_path / "mod" / modality / "s0000" / sample_id).glob("*.png"))
+            assert [p.name for p in written] == [p.name for p in images]
+            for path in written:
+                expected = read_image(alone / modality / path.name)
+                np.testing.assert_array_equal(read_image(path), expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--frames", "{frames}"], "give the images to decompose, or --shard TSV --frames DIR"),
+        (["--shard", "{tsv}"], "--shard needs --frames DIR"),
+        (["{tsv}", "--shard", "{tsv}", "--frames", "{frames}"], "give images or --shard, not both"),
+        (["--shard", "{tsv}", "--frames", "{tsv}.missing"], "not found: "),
+        (["--shard", "{tsv}", "--frames", "{frames}", "--batch-size", "0"], "batch_size: 0 is"),
+        (["--shard", "{tsv}", "--frames", "{frames}", "--threads", "0"], "--threads 0: must be"),
+    ],
+)
+def test_decompose_shard_refuses_bad_options_in_one_line(
+    tmp_path: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tsv, frames = _shard(tmp_path)
+    argv = [word.format(tsv=tsv, frames=frames) for word in extra]
+    _fails_with_one_line(["decompose", *argv, "--out", str(tmp_path / "o")], message, capsys)
+    assert not (tmp_path / "o").exists()

@@ -6,7 +6,7 @@ torch 2.x runs bfloat16 and float16 convolutions under ``torch.autocast`` (about
 slower than float32 there: the option is for GPUs, whose speed is not measured here, no GPU
 being lent). Random weights are not trained ones, so these bounds are what the dtype does
 to this graph, not a promise about trained weights. Per output: the largest and the mean
-absolute error, each with about 2x headroom over what was measured. float32 keeps the
+absolute error, each with about 2x headroom over the worst of 1-4 CPU threads. float32 keeps the
 parity test's own tolerance (tests/test_irn.py) and is bit-identical to the default call.
 """
 
@@ -25,27 +25,30 @@ ORACLE = Path(__file__).resolve().parent / "fixtures" / "irn" / "astronaut_face.
 KEYS = ("albedo", "normal", "shadow", "shading", "lighting", "lighting_render")
 
 #: precision -> key -> (max abs error, mean abs error) it stays within against the oracle.
+#: The errors depend on torch's CPU thread count (it splits the reductions differently), so
+#: the bounds are about 2x the worst of 1, 2, 3 and 4 threads, measured in one session.
 TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
-    # Measured: albedo 0.155 / 0.0134, normal 0.359 / 0.0195, shadow 0.141 / 0.0109,
-    # shading 0.231 / 0.0075, lighting 0.0103 / 0.0033, lighting_render 0.0057 / 0.0009.
+    # Worst of 1-4 threads: albedo 0.158 / 0.0134, normal 0.359 / 0.0195, shadow 0.155 /
+    # 0.0109, shading 0.300 / 0.0075, lighting 0.0399 / 0.0101 (4 threads; 0.0103 / 0.0033 at
+    # 2), lighting_render 0.0205 / 0.0013.
     "bfloat16": {
         "albedo": (0.3, 0.03),
         "normal": (0.7, 0.04),
         "shadow": (0.3, 0.025),
-        "shading": (0.5, 0.015),
-        "lighting": (0.02, 0.007),
-        "lighting_render": (0.012, 0.002),
+        "shading": (0.6, 0.015),
+        "lighting": (0.08, 0.02),
+        "lighting_render": (0.04, 0.003),
     },
-    # Measured: albedo 0.0204 / 0.0018, normal 0.0434 / 0.0026, shadow 0.0159 / 0.0015,
-    # shading 0.298 / 0.0010 (one large outlier, a small mean), lighting 0.0028 / 0.0006,
-    # lighting_render 0.0011 / 0.0002.
+    # Worst of 1-4 threads: albedo 0.0247 / 0.0018, normal 0.0434 / 0.0026, shadow 0.0187 /
+    # 0.0015, shading 0.298 / 0.0010 (one large outlier, a small mean; 0.021 at 4 threads),
+    # lighting 0.0037 / 0.0012, lighting_render 0.0020 / 0.0003.
     "float16": {
-        "albedo": (0.04, 0.004),
+        "albedo": (0.05, 0.004),
         "normal": (0.09, 0.005),
-        "shadow": (0.03, 0.003),
+        "shadow": (0.04, 0.003),
         "shading": (0.6, 0.002),
-        "lighting": (0.006, 0.0013),
-        "lighting_render": (0.002, 0.0004),
+        "lighting": (0.008, 0.0025),
+        "lighting_render": (0.004, 0.0006),
     },
 }
 

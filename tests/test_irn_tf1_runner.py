@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import re
+import shlex
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +20,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.tiny_config import tiny_synth_config
+from tests.workflow_runner import snakemake_command, venv_env, write_config
+from unrender.config import validate
 from unrender.io import read_image
 from unrender.irn import inference
 from unrender.modalities import MODALITIES, files
@@ -146,3 +153,82 @@ def test_container_recipes_pin_upstream_and_install_the_runner() -> None:
     assert docker.fromHeader.startswith("nvcr.io/nvidia/tensorflow:")
     assert docker.files == [["containers/irn-tf1/run_shard.py", "/opt/irn-tf1/run_shard.py"]]
     assert f"IRN_COMMIT={UPSTREAM_COMMIT}" in dockerfile
+
+
+# --- through Snakemake, as a user runs it ------------------------------------------------
+
+#: Shards of tests/tiny_config.py's run (14 samples, 4 per shard).
+SHARDS_OF_THE_TINY_RUN = ("s0000", "s0001", "s0002", "s0003")
+
+
+def _decompose_commands(tmp_path: Path, modalities: dict, irn: dict) -> tuple[list, list]:
+    """The images ``snakemake -n -p --sdm apptainer data`` of the tiny run would pull, and the
+    argv of each decompose job's shell command."""
+    config = {**tiny_synth_config("d"), "modalities": modalities, "irn": irn}
+    write_config(tmp_path, config)
+    # Snakemake checks that apptainer exists before a dry run; none is run.
+    fake = tmp_path / "bin" / "apptainer"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'apptainer version 1.3.0'\n")
+    fake.chmod(0o755)
+    env = venv_env()
+    env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
+    cmd = snakemake_command(tmp_path, "--sdm", "apptainer", "-n", "-p", "--cores", "2", "data")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pulled = re.findall(r"^Singularity image (\S+) will be pulled", proc.stdout, re.M)
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout)
+    commands = [
+        shlex.split(re.search(r"^Shell command: (.*) > \S+ 2>&1$", block, re.M)[1])
+        for block in blocks
+        if block.startswith("rule decompose:")
+    ]
+    assert len(commands) == len(SHARDS_OF_THE_TINY_RUN), proc.stdout[-3000:]
+    return pulled, commands
+
+
+@pytest.mark.slow
+def test_the_workflow_runs_upstreams_code_in_its_image_for_irn_tf1(
+    tmp_path: Path, runner: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = tmp_path / "ckpt" / "model.ckpt"
+    checkpoint.parent.mkdir()
+    Path(f"{checkpoint}.index").write_bytes(b"")
+    modalities = {"backend": "irn-tf1", "batch_size": 3}
+    pulled, commands = _decompose_commands(
+        tmp_path, modalities, {"weights": str(checkpoint), "mode": "iiw"}
+    )
+    assert validate(tiny_synth_config("d"))["containers"]["irn_tf1"] in pulled
+    parsed: list = []
+    monkeypatch.setattr(runner, "run_shard", lambda args: parsed.append(args) or 0)
+    for argv in commands:
+        assert argv[:2] == ["python3", "/opt/irn-tf1/run_shard.py"]
+        assert runner.main(argv[2:]) == 0  # the runner's own parser takes the rule's options
+    assert sorted(args.shard for args in parsed) == list(SHARDS_OF_THE_TINY_RUN)
+    for args in parsed:
+        assert (args.checkpoint, args.mode, args.batch_size, args.threads) == (
+            str(checkpoint),
+            "iiw",
+            3,
+            2,
+        )
+        assert (args.frames, args.out) == (f"results/d/frames/{args.shard}", "results/d/modalities")
+
+
+@pytest.mark.slow
+def test_the_other_backends_run_unrender_decompose_in_the_torch_image(tmp_path: Path) -> None:
+    from unrender import cli
+
+    pulled, commands = _decompose_commands(tmp_path, {"backend": "classical"}, {})
+    assert validate(tiny_synth_config("d"))["containers"]["irn_tf1"] not in pulled
+    for argv in commands:
+        # In a container, the image's python (its venv is on PATH there).
+        assert argv[:4] == ["python", "-m", "unrender", "decompose"]
+        args = cli.build_parser(argv[3:]).parse_args(argv[3:])
+        assert (args.backend, args.frames, args.out, args.threads) == (
+            "classical",
+            Path(f"results/d/frames/{args.shard.stem}"),
+            Path("results/d/modalities"),
+            2,
+        )
+        assert args.shard == Path(f"results/d/shards/{args.shard.stem}.tsv")
