@@ -582,3 +582,52 @@ def test_summary_shows_the_shortcut_audit_and_warns_above_the_threshold(
         answer
     )
     assert "file_size` alone" not in loud
+
+
+def _robustness_runs(noise: float, seed: int = 5) -> dict[str, dict[str, predictions.Predictions]]:
+    """A clean run (every model of robustness.tsv; the ensembles score as shading does) where
+    ``normal`` has a weak signal, and ``jpeg50``, its test split, where only normal's scores
+    get ``noise`` more noise."""
+    clean = _tables()
+    clean |= {m: clean["shading"] for m in ALL_MODELS if m not in clean}
+    rng = np.random.default_rng(seed)
+    labels = clean["normal"].label
+    weak = np.clip(0.5 + 0.12 * (labels - 0.5) + rng.normal(0, 0.15, len(labels)), 0, 1)
+    clean["normal"] = clean["normal"].with_prob(weak)
+    noisy = clean["normal"].with_prob(np.clip(weak + rng.normal(0, noise, len(labels)), 0, 1))
+    test = clean["normal"].split == "test"
+    perturbed = {m: (noisy if m == "normal" else t).select(test) for m, t in clean.items()}
+    return {"none": clean, "jpeg50": perturbed}
+
+
+def test_robustness_drops_are_paired_with_the_clean_draws() -> None:
+    from unrender.evaluate.robustness import ROBUSTNESS_COLUMNS, robustness_rows
+
+    rows = robustness_rows(_robustness_runs(noise=0.3), _groups(), 400, seed=3)
+    assert all(set(r) == set(ROBUSTNESS_COLUMNS) for r in rows)
+    by_key = {(r["perturbation"], r["model"], r["level"]): r for r in rows}
+    drops = ("delta_auc", "delta_lo", "delta_hi")
+    for (name, model, level), r in by_key.items():
+        if name == "none" or model != "normal":
+            # The same scores on the same draws: every paired difference is exactly zero.
+            assert [r[c] for c in drops] == ["0.000000"] * 3, (name, model, level)
+        assert by_key[(name, "rgb", level)]["delta_vs_rgb"] == "0.000000"
+    for level in ("frame", "video"):
+        clean, noisy = by_key[("none", "normal", level)], by_key[("jpeg50", "normal", level)]
+        delta = float(noisy["auc"]) - float(clean["auc"])
+        assert float(noisy["delta_auc"]) == pytest.approx(delta, abs=2e-6)
+        # RGB's scores did not change, so normal's drop is also its drop against RGB's.
+        assert [noisy[f"delta_vs_rgb{s}"] for s in ("", "_lo", "_hi")] == [noisy[c] for c in drops]
+        # The noise costs normal AUC, and the paired interval excludes zero, while the two
+        # unpaired intervals overlap: pairing is what makes the drop visible.
+        assert float(noisy["delta_lo"]) <= float(noisy["delta_hi"]) < 0
+        assert float(noisy["auc_hi"]) > float(clean["auc_lo"])
+
+
+def test_robustness_refuses_a_perturbed_split_of_other_samples() -> None:
+    from unrender.evaluate.robustness import robustness_rows
+
+    runs = _robustness_runs(noise=0.1)
+    runs["jpeg50"] = {m: t.select(t.sample_id != "v20") for m, t in runs["jpeg50"].items()}
+    with pytest.raises(ValueError, match="jpeg50: test samples v20 are in only one of"):
+        robustness_rows(runs, _groups(), 10, seed=0)

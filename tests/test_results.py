@@ -249,6 +249,15 @@ def test_robustness_scores_every_model_on_each_perturbed_test_split(
             assert [r[c] for c in ("auc", "auc_lo", "auc_hi")] == [
                 clean[c] for c in ("auc", "auc_lo", "auc_hi")
             ]
+        # Paired with the clean split: a change from it, and RGB's change is its own baseline.
+        before = by_key[("none", model, level)]["auc"]
+        if "nan" not in (r["auc"], before):
+            change = float(r["auc"]) - float(before)
+            assert float(r["delta_auc"]) == pytest.approx(change, abs=2e-6)
+            assert by_key[(name, "rgb", level)]["delta_vs_rgb"] == "0.000000"
+            assert float(r["delta_lo"]) <= float(r["delta_hi"])
+            if name == "none":
+                assert [r[c] for c in ("delta_auc", "delta_lo", "delta_hi")] == ["0.000000"] * 3
     # Only the test samples were perturbed, each frame of them, and decomposed again.
     splits = {r["sample_id"]: r["split"] for r in read_tsv(out / "splits.tsv")}
     for name in names[1:]:

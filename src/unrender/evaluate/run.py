@@ -87,7 +87,8 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _fmt(x: float) -> str:
+def format_value(x: float) -> str:
+    """A metric as metrics.tsv writes it: 6 decimals, or ``nan``."""
     return "nan" if math.isnan(x) else f"{x:.6f}"
 
 
@@ -157,7 +158,13 @@ def score_level(
         row: dict[str, Any] = {"model": model, "level": level.name, **size}
         for k in METRICS:
             lo, hi = interval(boot[model][k])
-            row.update({k: _fmt(point[k]), f"{k}_lo": _fmt(lo), f"{k}_hi": _fmt(hi)})
+            row.update(
+                {
+                    k: format_value(point[k]),
+                    f"{k}_lo": format_value(lo),
+                    f"{k}_hi": format_value(hi),
+                }
+            )
         metric_rows.append(row)
     comparison_rows = []
     for model in ENSEMBLES:
@@ -172,19 +179,19 @@ def score_level(
                 "baseline": BASELINE,
                 "level": level.name,
                 **size,
-                "auc": _fmt(points[model]["auc"]),
-                "auc_baseline": _fmt(points[BASELINE]["auc"]),
-                "delta_auc": _fmt(points[model]["auc"] - points[BASELINE]["auc"]),
-                "delta_lo": _fmt(lo),
-                "delta_hi": _fmt(hi),
+                "auc": format_value(points[model]["auc"]),
+                "auc_baseline": format_value(points[BASELINE]["auc"]),
+                "delta_auc": format_value(points[model]["auc"] - points[BASELINE]["auc"]),
+                "delta_lo": format_value(lo),
+                "delta_hi": format_value(hi),
                 "p_value": paired_p_value(deltas),
-                "delong_z": _fmt(z),
+                "delong_z": format_value(z),
                 "delong_p": p_delong,
             }
         )
     for raw, adjusted in (("p_value", "p_holm"), ("delong_p", "delong_p_holm")):
         for row, p in zip(comparison_rows, holm([r[raw] for r in comparison_rows]), strict=True):
-            row[raw], row[adjusted] = _fmt(row[raw]), _fmt(p)
+            row[raw], row[adjusted] = format_value(row[raw]), format_value(p)
     return metric_rows, comparison_rows
 
 
