@@ -9,7 +9,7 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from unrender import manifest, perturb
-from unrender.config import ConfigError, check_run, validate
+from unrender.config import ConfigError, check_run, decompose_argv, validate
 from unrender.config import backend_options as _backend_options
 from unrender.devices import names_cuda
 from unrender.modalities import MODALITIES
@@ -198,27 +198,16 @@ def job_python():
 
 
 def decompose_command(wildcards, input, output, threads):
-    """The decompose job's command line: ``unrender decompose --shard`` with the configured
-    backend, or for irn-tf1 upstream's own code through the runner of its image."""
-    backend = config["modalities"]["backend"]
-    irn = config["irn"]
-    batch_size = config["modalities"]["batch_size"]
-    modalities_root = Path(output.modalities[0]).parents[1]
-    if backend == "irn-tf1":
-        argv = ["python3", "/opt/irn-tf1/run_shard.py", "--shard", wildcards.shard]
-        argv += ["--checkpoint", irn["weights"], "--mode", irn["mode"]]
-    else:
-        argv = [job_python(), "-m", "unrender", "decompose", "--shard", input.shard]
-        argv += ["--backend", backend]
-        if backend == "irn":
-            argv += [
-                f"--irn-{key}={irn[key]}"
-                for key in ("weights", "mode", "device", "precision")
-            ]
-    argv += ["--frames", input.frames, "--out", modalities_root, "--threads", threads]
-    if batch_size is not None:
-        argv += ["--batch-size", batch_size]
-    return shlex.join(map(str, argv))
+    """The decompose job's command line (unrender.config.decompose_argv)."""
+    argv = decompose_argv(
+        config,
+        shard_tsv=input.shard,
+        frames=input.frames,
+        out=Path(output.modalities[0]).parents[1],
+        threads=threads,
+        python=job_python(),
+    )
+    return shlex.join(argv)
 
 
 def gpu_resources(device):

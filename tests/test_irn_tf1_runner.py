@@ -22,7 +22,7 @@ import torch
 
 from tests.tiny_config import tiny_synth_config
 from tests.workflow_runner import snakemake_command, venv_env, write_config
-from unrender.config import validate
+from unrender.config import IRN_TF1_RUNNER, validate
 from unrender.io import read_image
 from unrender.irn import inference
 from unrender.modalities import MODALITIES, files
@@ -151,7 +151,9 @@ def test_container_recipes_pin_upstream_and_install_the_runner() -> None:
     assert any(UPSTREAM_COMMIT in line for line in definition.install)
     docker = spython.DockerParser(str(CONTAINER / "Dockerfile")).recipe["spython-base"]
     assert docker.fromHeader.startswith("nvcr.io/nvidia/tensorflow:")
-    assert docker.files == [["containers/irn-tf1/run_shard.py", "/opt/irn-tf1/run_shard.py"]]
+    # Where the workflow's decompose job calls it (unrender.config.decompose_argv).
+    assert docker.files == [["containers/irn-tf1/run_shard.py", IRN_TF1_RUNNER]]
+    assert any(IRN_TF1_RUNNER in f for f in definition.files)
     assert f"IRN_COMMIT={UPSTREAM_COMMIT}" in dockerfile
 
 
@@ -202,7 +204,7 @@ def test_the_workflow_runs_upstreams_code_in_its_image_for_irn_tf1(
     parsed: list = []
     monkeypatch.setattr(runner, "run_shard", lambda args: parsed.append(args) or 0)
     for argv in commands:
-        assert argv[:2] == ["python3", "/opt/irn-tf1/run_shard.py"]
+        assert argv[:2] == ["python3", IRN_TF1_RUNNER]
         assert runner.main(argv[2:]) == 0  # the runner's own parser takes the rule's options
     assert sorted(args.shard for args in parsed) == list(SHARDS_OF_THE_TINY_RUN)
     for args in parsed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,42 @@ def backend_options(config: Mapping[str, Any]) -> dict[str, Any]:
             "batch_size": config["modalities"]["batch_size"],
         }
     return {}
+
+
+#: Where the ``containers/irn-tf1`` image installs its shard runner (its Dockerfile and .def).
+IRN_TF1_RUNNER = "/opt/irn-tf1/run_shard.py"
+
+
+def decompose_argv(
+    config: Mapping[str, Any],
+    shard_tsv: str | os.PathLike[str],
+    frames: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    threads: int,
+    python: str,
+) -> list[str]:
+    """The command that decomposes one shard with the configured backend, as the workflow's
+    ``decompose`` job runs it: ``python -m unrender decompose --shard`` (classical, irn), or
+    for irn-tf1 upstream's code through :data:`IRN_TF1_RUNNER` in its image.
+
+    shard_tsv: ``shards/{shard}.tsv`` (the shard id is its stem); frames: the shard's frame
+    folder; out: the modalities root; python: the interpreter that has unrender.
+    """
+    backend = config["modalities"]["backend"]
+    irn = config["irn"]
+    if backend == "irn-tf1":
+        argv = ["python3", IRN_TF1_RUNNER, "--shard", Path(shard_tsv).stem]
+        argv += ["--checkpoint", irn["weights"], "--mode", irn["mode"]]
+    else:
+        argv = [python, "-m", "unrender", "decompose", "--shard", shard_tsv, "--backend", backend]
+        if backend == "irn":
+            argv += [
+                f"--irn-{key}={irn[key]}" for key in ("weights", "mode", "device", "precision")
+            ]
+    argv += ["--frames", frames, "--out", out, "--threads", threads]
+    if config["modalities"]["batch_size"] is not None:
+        argv += ["--batch-size", config["modalities"]["batch_size"]]
+    return [str(word) for word in argv]
 
 
 def check_run(config: Mapping[str, Any]) -> None:
