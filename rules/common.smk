@@ -9,7 +9,13 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from unrender import manifest, perturb
-from unrender.config import ConfigError, check_run, decompose_argv, validate
+from unrender.config import (
+    ConfigError,
+    check_run,
+    decompose_argv,
+    decompose_options,
+    validate,
+)
 from unrender.config import backend_options as _backend_options
 from unrender.devices import names_cuda
 from unrender.modalities import MODALITIES

@@ -15,6 +15,9 @@ rule decompose:
     benchmark:
         "{root}/benchmarks/decompose/{shard}.tsv"
     params:
+        # What Snakemake compares with the last run to rerun a shard (params given by a
+        # function are not compared); the command adds paths, threads and the interpreter.
+        options=shlex.join(decompose_options(config)),
         command=decompose_command,
     threads: 2
     resources:

@@ -130,6 +130,28 @@ def test_cross_targets_and_perturbations_rerun_no_evaluation_of_the_run(
     assert not planned & {"evaluate", "shortcuts", "train", "lighting_consistency"}, planned
 
 
+def test_a_changed_decompose_option_reruns_the_shards_and_fewer_cores_do_not(
+    tiny_results: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """modalities.batch_size is an option of every decompose job: changing it reruns them
+    (Snakemake compares the rule's params with the last run's), while fewer cores, which give
+    the jobs fewer threads, rerun none (threads are in the command, not in the params)."""
+    workdir, config = rerun_copy(tiny_results, tmp_path)
+
+    def dry_run(cfg: dict) -> subprocess.CompletedProcess:
+        write_config(workdir, cfg)
+        cmd = snakemake_command(workdir, "-n", "--cores", "1")
+        proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc
+
+    assert "decompose" not in planned_rules(dry_run(config).stdout)
+    config["modalities"] = {"backend": "classical", "batch_size": 5}
+    proc = dry_run(config)
+    assert "decompose" in planned_rules(proc.stdout)
+    assert "Params have changed since last execution" in proc.stdout
+
+
 def test_cross_dataset_scores_every_model_on_the_target_run(
     tiny_results: tuple[Path, dict],
 ) -> None:

@@ -138,6 +138,24 @@ def backend_options(config: Mapping[str, Any]) -> dict[str, Any]:
 IRN_TF1_RUNNER = "/opt/irn-tf1/run_shard.py"
 
 
+def decompose_options(config: Mapping[str, Any]) -> list[str]:
+    """The options of :func:`decompose_argv` that come from the config alone: the backend, its
+    options and the batch size (the rule's params, so that changing one reruns the shards)."""
+    backend = config["modalities"]["backend"]
+    irn = config["irn"]
+    if backend == "irn-tf1":
+        options = ["--checkpoint", irn["weights"], "--mode", irn["mode"]]
+    else:
+        options = ["--backend", backend]
+        if backend == "irn":
+            options += [
+                f"--irn-{key}={irn[key]}" for key in ("weights", "mode", "device", "precision")
+            ]
+    if config["modalities"]["batch_size"] is not None:
+        options += ["--batch-size", str(config["modalities"]["batch_size"])]
+    return options
+
+
 def decompose_argv(
     config: Mapping[str, Any],
     shard_tsv: str | os.PathLike[str],
@@ -153,21 +171,12 @@ def decompose_argv(
     shard_tsv: ``shards/{shard}.tsv`` (the shard id is its stem); frames: the shard's frame
     folder; out: the modalities root; python: the interpreter that has unrender.
     """
-    backend = config["modalities"]["backend"]
-    irn = config["irn"]
-    if backend == "irn-tf1":
-        argv = ["python3", IRN_TF1_RUNNER, "--shard", Path(shard_tsv).stem]
-        argv += ["--checkpoint", irn["weights"], "--mode", irn["mode"]]
+    if config["modalities"]["backend"] == "irn-tf1":
+        program = ["python3", IRN_TF1_RUNNER, "--shard", Path(shard_tsv).stem]
     else:
-        argv = [python, "-m", "unrender", "decompose", "--shard", shard_tsv, "--backend", backend]
-        if backend == "irn":
-            argv += [
-                f"--irn-{key}={irn[key]}" for key in ("weights", "mode", "device", "precision")
-            ]
-    argv += ["--frames", frames, "--out", out, "--threads", threads]
-    if config["modalities"]["batch_size"] is not None:
-        argv += ["--batch-size", config["modalities"]["batch_size"]]
-    return [str(word) for word in argv]
+        program = [python, "-m", "unrender", "decompose", "--shard", str(shard_tsv)]
+    where = ["--frames", str(frames), "--out", str(out), "--threads", str(threads)]
+    return [*program, *decompose_options(config), *where]
 
 
 def check_run(config: Mapping[str, Any]) -> None:
