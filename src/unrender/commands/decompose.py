@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shutil
 import sys
@@ -173,12 +172,10 @@ def staged(out: Path) -> Iterator[Path]:
 
 def _decompose_shard(args: argparse.Namespace) -> int:
     """Decompose every frame of the shard ``args.shard`` into ``args.out``."""
+    from unrender import logs
     from unrender.pipeline import decompose_shard
 
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s: %(message)s"
-    )
-    logging.captureWarnings(True)
+    logs.to_stream(sys.stderr)
     shard = args.shard.stem
     n = decompose_shard(
         args.shard,
