@@ -78,7 +78,6 @@ ROBUSTNESS_COLUMNS: tuple[str, ...] = (
 class _Scored:
     """One level's test AUCs: model -> the AUC, and model -> float (B,) its AUC per draw."""
 
-    level: Level
     auc: dict[str, float]
     draws: dict[str, np.ndarray]
 
@@ -87,7 +86,6 @@ def _score(level: Level, n_resamples: int, seed: int, unit: str) -> _Scored:
     """The AUCs of metrics.tsv for ``level``: the same point values and bootstrap draws."""
     boot = bootstrap(level, n_resamples, seed, unit)
     return _Scored(
-        level,
         {m: binary_metrics(level.labels, p)["auc"] for m, p in level.probs.items()},
         {m: boot[m]["auc"] for m in level.probs},
     )
