@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,12 +14,16 @@ from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
 from unrender import cli
 from unrender.provenance import (
+    KERNEL_ENV,
     build,
     config_sha256,
     container_lines,
+    cpu_model,
     file_hashes,
     host_context,
     image_file,
+    numerics,
+    numerics_line,
     read,
     sha256_file,
     verify,
@@ -63,6 +68,32 @@ def test_record_holds_hashes_of_results_only_and_the_run_context(tmp_path: Path)
     assert record["manifest"]["sha256"] == sha256_file(tmp_path / "manifest.tsv")
     assert record["started"] <= record["finished"]
     assert verify(run_dir) == []
+
+
+def test_the_record_names_the_cpu_and_blas_kernels_its_low_bits_came_from(tmp_path: Path) -> None:
+    # numpy's OpenBLAS picks kernels by CPU unless OPENBLAS_CORETYPE says otherwise; the same
+    # wheels then return other bits (CI saw a container without the variable differ).
+    found = numerics({"OPENBLAS_CORETYPE": "Haswell", "HOME": "/home/x"})
+    assert found["env"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    assert found["cpu"] == cpu_model()
+    assert any(b["file"].startswith("numpy.libs/") and b["architecture"] for b in found["blas"])
+    assert read(make_run(tmp_path))["numerics"]["blas"] == found["blas"]
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\nflags\t: fpu\n")
+    assert cpu_model(cpuinfo) == "Some CPU @ 2.0GHz"
+    record = {
+        "numerics": {
+            "cpu": "Some CPU",
+            "blas": [{"library": "openblas", "version": "0.3.31", "architecture": "SkylakeX"}],
+            "env": {},
+        }
+    }
+    assert numerics_line(record) == (
+        "numerics: CPU Some CPU; BLAS openblas 0.3.31 (SkylakeX kernels); "
+        "no kernel-selecting variable set"
+    )
+    assert numerics_line({}).startswith("numerics: not recorded")
 
 
 def test_the_image_the_rules_ran_in_is_the_file_apptainer_was_given(tmp_path: Path) -> None:
@@ -154,8 +185,12 @@ def test_workflow_writes_provenance_and_verify_catches_changes(
     kinds = {rel.split("/")[0] for rel in record["files"]}
     assert {"dataset", "shards", "frames", "modalities", "rejected.tsv"} <= kinds
     assert record["manifest"]["sha256"] == record["files"]["dataset/manifest.tsv"]
+    # The provenance job's own kernel-selecting variables: it inherits the caller's.
+    kernel_env = {name: os.environ[name] for name in KERNEL_ENV if name in os.environ}
+    assert record["numerics"]["env"] == kernel_env
     assert cli.main(["verify", str(run_dir)]) == 0
-    assert "OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK" in out and numerics_line(record) in out
 
     frame = next(rel for rel in sorted(record["files"]) if rel.startswith("frames/"))
     modality = next(rel for rel in sorted(record["files"]) if rel.startswith("modalities/"))

@@ -2,8 +2,9 @@
 
 The record holds the git commit (and whether the work tree had uncommitted changes), the
 config and its hash, the manifest's hash, the versions of the key packages, the container
-images, the host, the start and end times (ISO 8601, UTC) and the SHA-256 of every result
-file. :func:`verify` recomputes the file hashes years later and lists every difference.
+images, the host and what picks its numerical kernels (:func:`numerics`), the start and end
+times (ISO 8601, UTC) and the SHA-256 of every result file. :func:`verify` recomputes the
+file hashes years later and lists every difference.
 
 Files that are not results are left out of the hashes: ``provenance.json`` itself, the
 ``logs/`` and ``benchmarks/`` folders (timings and messages differ between identical runs)
@@ -50,6 +51,18 @@ PACKAGES: tuple[str, ...] = (
     "tf-slim",
     "pyyaml",
     "jsonschema",
+)
+#: Environment variables that choose numerical kernels, and so the low bits of results:
+#: OpenBLAS's core type, MKL's instruction set and reproducibility mode, oneDNN's and ATen's
+#: CPU capability, numpy's own SIMD dispatch.
+KERNEL_ENV: tuple[str, ...] = (
+    "OPENBLAS_CORETYPE",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_CBWR",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "ATEN_CPU_CAPABILITY",
+    "NPY_DISABLE_CPU_FEATURES",
 )
 _CHUNK = 1 << 20
 _COMMAND_TIMEOUT_S = 30
@@ -130,6 +143,68 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def cpu_model(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), else ``platform.processor()``, else
+    None."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def numerics(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """What picks the low bits of floating-point results in this process.
+
+    ``{"cpu": model name or None, "blas": [{"library", "version", "architecture", "file"}]
+    for each BLAS this process has loaded, numpy's and others' (OpenCV ships its own),
+    "env": {name: value} of the set KERNEL_ENV}``. The same wheels on another CPU, or with
+    another ``OPENBLAS_CORETYPE``, can return other bits (numpy's OpenBLAS picks its kernels
+    by CPU), so two runs that differ here may differ in every file derived from
+    floating-point sums while both are correct.
+    """
+    import numpy  # noqa: F401  (loads numpy's BLAS, so threadpoolctl sees it)
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        {
+            "library": info.get("internal_api"),
+            "version": info.get("version"),
+            "architecture": info.get("architecture"),
+            "file": _package_file(info.get("filepath")),
+        }
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    env = {name: environ[name] for name in KERNEL_ENV if name in environ}
+    return {"cpu": cpu_model(), "blas": blas, "env": env}
+
+
+def _package_file(path: str | None) -> str | None:
+    """``numpy.libs/libscipy_openblas64_....so``: a library's file and the folder naming its
+    package, without the host's site-packages path."""
+    return None if not path else "/".join(Path(path).parts[-2:])
+
+
+def numerics_line(record: Mapping[str, Any]) -> str:
+    """One line of a provenance record's :func:`numerics`: CPU, BLAS kernels, kernel variables."""
+    found = record.get("numerics")
+    if found is None:
+        return "numerics: not recorded (provenance.json written before unrender recorded it)"
+    blas = ", ".join(
+        f"{b['library']} {b['version']} ({b['architecture']} kernels)" for b in found["blas"]
+    )
+    env = " ".join(f"{name}={value}" for name, value in sorted(found["env"].items()))
+    return (
+        f"numerics: CPU {found['cpu'] or 'unknown'}; BLAS {blas or 'none loaded'}; "
+        f"{env or 'no kernel-selecting variable set'}"
+    )
 
 
 def image_file(
@@ -238,6 +313,7 @@ def build(
         "python": sys.version.split()[0],
         "containers": context["containers"],
         "host": {"name": socket.gethostname(), "platform": platform.platform()},
+        "numerics": numerics(),
         "started": started,
         "finished": now(),
         "files": file_hashes(run_dir),
