@@ -201,6 +201,7 @@ def test_decompose_shard_batches_across_samples_as_images_one_at_a_time(
         (["--shard", "{tsv}", "--frames", "{tsv}.missing"], "not found: "),
         (["--shard", "{tsv}", "--frames", "{frames}", "--batch-size", "0"], "batch_size: 0 is"),
         (["--shard", "{tsv}", "--frames", "{frames}", "--threads", "0"], "--threads 0: must be"),
+        (["--shard", "{tsv}", "--frames", "{frames}", "--max-pixels", "9"], "--max-pixels: only"),
     ],
 )
 def test_decompose_shard_refuses_bad_options_in_one_line(

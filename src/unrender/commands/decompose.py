@@ -93,8 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse an image larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
+        help=f"refuse an image larger than this many pixels (default {DEFAULT_MAX_PIXELS}); "
+        "not with --shard, whose frames are already at the run's frames.size",
     )
 
 
@@ -134,6 +134,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
         return
     if args.images:
         raise ValueError("give images or --shard, not both")
+    if args.max_pixels is not None:
+        raise ValueError("--max-pixels: only with images (a shard's frames are at frames.size)")
     if args.frames is None:
         raise ValueError("--shard needs --frames DIR (the shard's frame folder)")
     for path in (args.shard, args.frames):
@@ -214,10 +216,11 @@ def run(args: argparse.Namespace) -> int:
             )
         stems[path.stem] = path
     backend = get_backend(args.backend, **_backend_options(args))
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
     with staged(args.out) as staging:
         for stem, path in stems.items():
             try:
-                image = load_still(path, max_pixels=args.max_pixels).frames
+                image = load_still(path, max_pixels=max_pixels).frames
                 decomposition = backend.decompose(image)
             except (RejectedInput, ValueError) as e:
                 raise ValueError(f"{path}: {e}; nothing was written") from None
