@@ -1,19 +1,21 @@
 """How long ``snakemake -n`` takes, and how much memory, on a 20,000-video manifest.
 
 Writes a manifest of N placeholder videos (empty files: a dry run opens none), then times a
-dry run of the repository's Snakefile on it (``dataset.kind: manifest``, ``shard_size`` 64)
-beside a toy graph with one job per video on the same manifest, and the bare start-up of
-Snakemake (``snakemake --version``) as the floor no workflow gets under. Each command runs
+dry run of the repository's Snakefile on it (``dataset.kind: manifest``, ``shard_size`` 64 and
+the default ``max_shards``, as a user gets them) beside the same graph without the cap on
+shards (one shard per 64 videos), a toy graph with one job per video on the same manifest,
+and the bare start-up of Snakemake (``snakemake --version``) as the floor no workflow gets
+under. Each command runs
 ``--repeats`` times; the table gives the median and the range of the wall time and the peak
 resident memory of the process (``ru_maxrss`` from ``wait4``). Goal for ours, a ratio in
 the same run so machine load cancels: median <= 2 x that of ``snakemake --version``, and
 <= 300 MB. Writes bench/dag_scale.md.
 
-    .venv/bin/python bench/dag_scale.py [--videos 20000] [--repeats 3] [--shard-one]
-        [--profile] [--snakefile PATH] [--work DIR] [--out PATH]
+    .venv/bin/python bench/dag_scale.py [--videos 20000] [--repeats 3] [--shard-size 64]
+        [--max-shards N] [--shard-one] [--profile] [--snakefile PATH] [--work DIR] [--out PATH]
 
-``--shard-one`` adds our Snakefile at ``shard_size: 1`` (one job per video through the real
-rules; minutes). ``--profile`` adds the top of a cProfile of our dry run.
+``--shard-one`` adds our Snakefile at ``shard_size: 1`` without a cap (one job per video
+through the real rules; minutes). ``--profile`` adds the top of a cProfile of our dry run.
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ class Measured:
     judged: bool  # whether the goal applies (our graph) or the row is a reference
 
 
-def write_dataset(work: Path, n_videos: int, shard_size: int) -> dict[str, Path]:
-    """Placeholder videos, their manifest and the configs of both graphs under ``work``."""
+def write_dataset(
+    work: Path, n_videos: int, shards: dict[str, tuple[int, int | None]]
+) -> dict[str, Path]:
+    """Placeholder videos, their manifest, the toy graph, and one config of ours per entry of
+    ``shards`` (name -> ``shard_size`` and ``max_shards``; None: the config's default)."""
     from unrender.datasets import write_manifest
     from unrender.datasets.common import row
 
@@ -88,13 +93,14 @@ def write_dataset(work: Path, n_videos: int, shard_size: int) -> dict[str, Path]
     manifest = work / "manifest.tsv"
     write_manifest(manifest, rows)
     configs = {}
-    for size in {shard_size, 1}:
-        config = work / f"config_shard{size}.yaml"
+    for name, (size, max_shards) in shards.items():
+        config = work / f"config_{name}.yaml"
         config.write_text(
             f"run: dagscale\ndataset:\n  kind: manifest\n  manifest: {manifest}\n"
             f"  root: {data}\nshard_size: {size}\n"
+            + (f"max_shards: {max_shards}\n" if max_shards is not None else "")
         )
-        configs[f"shard{size}"] = config
+        configs[name] = config
     toy = work / "toy" / "Snakefile"
     toy.parent.mkdir(exist_ok=True)
     toy.write_text(TOY_SNAKEFILE)
@@ -203,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=20_000)
     parser.add_argument("--shard-size", type=int, default=64)
+    parser.add_argument("--max-shards", type=int, help="ours' cap (default: the config's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shard-one", action="store_true", help="also ours at shard_size 1")
     parser.add_argument("--profile", action="store_true", help="append a cProfile of ours")
@@ -214,10 +221,18 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="dag_scale_") as scratch:
         work = args.work or Path(scratch)
-        files = write_dataset(work, args.videos, args.shard_size)
-        ours = dry_run(
-            args.snakefile, work / "ours", "--configfile", str(files[f"shard{args.shard_size}"])
+        uncapped = args.videos  # a cap no manifest of --videos rows reaches
+        shards = {
+            "ours": (args.shard_size, args.max_shards),
+            "uncapped": (args.shard_size, uncapped),
+            "one": (1, uncapped),
+        }
+        files = write_dataset(work, args.videos, shards)
+        ours, ours_uncapped = (
+            dry_run(args.snakefile, work / name, "--configfile", str(files[name]))
+            for name in ("ours", "uncapped")
         )
+        cap = f"max_shards {args.max_shards}" if args.max_shards else "default max_shards"
         toy = dry_run(
             files["toy"],
             work / "toy_run",
@@ -228,11 +243,19 @@ def main(argv: list[str] | None = None) -> int:
         version = [sys.executable, "-m", "snakemake", "--version"]
         results = [
             measure("Snakemake start-up only (`--version`)", version, args.repeats, args.timeout),
-            measure(f"ours: shards of {args.shard_size}", ours, args.repeats, args.timeout, True),
+            measure(
+                f"ours: shard_size {args.shard_size}, {cap}", ours, args.repeats, args.timeout, True
+            ),
+            measure(
+                f"ours without the cap: shards of {args.shard_size}",
+                ours_uncapped,
+                args.repeats,
+                args.timeout,
+            ),
             measure("toy: one job per video", toy, args.repeats, args.timeout),
         ]
         if args.shard_one:
-            one = dry_run(args.snakefile, work / "ours1", "--configfile", str(files["shard1"]))
+            one = dry_run(args.snakefile, work / "ours1", "--configfile", str(files["one"]))
             results.append(
                 measure("ours: shards of 1 (a job per video)", one, 1, args.timeout, True)
             )
@@ -243,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         "# DAG scale: `snakemake -n` on a large manifest",
         "",
         f"Written by `bench/dag_scale.py --videos {args.videos} --repeats {args.repeats}"
+        f"{f' --shard-size {args.shard_size}' if args.shard_size != 64 else ''}"
+        f"{f' --max-shards {args.max_shards}' if args.max_shards else ''}"
         f"{' --shard-one' if args.shard_one else ''}"
         f"{f' --snakefile {args.snakefile}' if args.snakefile != REPO / 'Snakefile' else ''}` "
         f"on {platform.machine()}, "

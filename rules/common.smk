@@ -176,7 +176,13 @@ def n_samples():
         stop(str(e))
 
 
-SHARDS = manifest.shard_ids(n_samples(), config["shard_size"])
+N_SAMPLES = n_samples()
+#: Samples per shard: config's shard_size, grown past shard_size x max_shards samples so that
+#: the plan of every snakemake call stays small (unrender.manifest.shard_size_for).
+SHARD_SIZE = manifest.shard_size_for(
+    N_SAMPLES, config["shard_size"], config["max_shards"]
+)
+SHARDS = manifest.shard_ids(N_SAMPLES, SHARD_SIZE)
 
 #: Everything up to the modalities: frames and decompositions of every accepted sample,
 #: and the rejections of every stage.

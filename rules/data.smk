@@ -43,7 +43,7 @@ rule split_manifest:
         f"{OUT}/benchmarks/split_manifest.tsv"
     params:
         root=dataset_root,
-        shard_size=config["shard_size"],
+        shard_size=SHARD_SIZE,
         allow_outside_root=config["dataset"]["allow_outside_root"],
     container:
         config["containers"]["torch"]

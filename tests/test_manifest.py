@@ -90,6 +90,23 @@ def test_shards_are_positional_blocks(root: Path, tmp_path: Path) -> None:
     assert [r.sample_id for r in rejected.read(tmp_path / "rej.tsv")] == ["s1"]
 
 
+@pytest.mark.parametrize("shard_size", [1, 2, 7, 64])
+@pytest.mark.parametrize("max_shards", [1, 3, 32])
+def test_shards_grow_rather_than_pass_max_shards(shard_size: int, max_shards: int) -> None:
+    for n_rows in range(1, 400):
+        size = manifest.shard_size_for(n_rows, shard_size, max_shards)
+        n_shards = len(manifest.shard_ids(n_rows, size))
+        assert size >= shard_size and n_shards <= max_shards
+        # The smallest such size: shard_size itself, or one less would pass max_shards.
+        assert size == shard_size or len(manifest.shard_ids(n_rows, size - 1)) > max_shards
+    assert manifest.shard_size_for(20_000, 64, 32) == 625
+
+
+def test_shard_options_below_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_shards 0 must be >= 1"):
+        manifest.shard_size_for(10, 4, 0)
+
+
 def test_split_manifest_refuses_a_changed_manifest(root: Path, tmp_path: Path) -> None:
     m = tmp_path / "manifest.tsv"
     write_tsv(m, [_row("a", "a.mp4")], manifest.COLUMNS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,36 @@ def test_training_is_deterministic_and_learns_the_planted_signal(
     assert set(pred_a.kind) == {"video", "image"}
     assert meta_a["splits"]["train"]["frames"] > 0 and meta_a["preprocess"] == {"x": 1}
     assert list((tmp_path / "a/tb").iterdir()), "tensorboard events were written"
+
+
+def test_which_samples_share_a_shard_changes_no_result(
+    run: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    """The cap on shards (manifest.shard_size_for) moves samples between shards: the split,
+    the training order and so the model must not follow."""
+    run_dir, shards = run
+    samples = manifest.read_samples(shards[0])
+    resharded, tsvs = tmp_path / "resharded", []
+    for i, block in enumerate((samples[:7], samples[7:20], samples[20:])):
+        shard = f"s{i:04d}"
+        for s in block:
+            for top in ("frames", *(f"modalities/{m}" for m in MODALITIES)):
+                source = run_dir / top / "s0000" / s.sample_id
+                shutil.copytree(source, resharded / top / shard / s.sample_id)
+        tsvs.append(resharded / "shards" / f"{shard}.tsv")
+        manifest.write_samples(tsvs[-1], block)
+    once = dataclasses.replace(FAST, max_epochs=1)
+    meta_one, pred_one = _train(run, "ensemble_net", tmp_path / "one", once)
+    meta_three, pred_three = _train((resharded, tsvs), "ensemble_net", tmp_path / "three", once)
+    assert (tmp_path / "one/splits.tsv").read_bytes() == (
+        tmp_path / "three/splits.tsv"
+    ).read_bytes()
+    assert (tmp_path / "one/model/model.safetensors").read_bytes() == (
+        tmp_path / "three/model/model.safetensors"
+    ).read_bytes()
+    assert meta_one["history"] == meta_three["history"]
+    np.testing.assert_array_equal(pred_one.sample_id, pred_three.sample_id)
+    np.testing.assert_array_equal(pred_one.prob, pred_three.prob)
 
 
 def test_early_stopping_on_val_auc_and_the_last_epoch_flag(

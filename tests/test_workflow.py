@@ -14,6 +14,7 @@ import pytest
 
 from tests.bad_inputs import bad_manifests, make_bad_corpus, write_clip, write_corpus_manifest
 from tests.workflow_runner import (
+    planned_jobs,
     planned_rules,
     refusal,
     snakemake_command,
@@ -25,6 +26,7 @@ from unrender.io import read_image, read_tsv, write_image, write_tsv
 from unrender.modalities import MODALITIES
 from unrender.modalities.files import NPY_MODALITIES
 from unrender.pipeline import DAMAGED_COLUMN
+from unrender.train.inputs import PACK_PARTS
 
 pytestmark = pytest.mark.slow
 
@@ -208,6 +210,25 @@ def test_each_model_waits_only_for_its_inputs(tmp_path: Path) -> None:
     assert {"extract_frames", "pack", "train"} <= jobs["rgb"]
     assert "decompose" not in jobs["rgb"]
     assert "decompose" in jobs["albedo"] and "decompose" in jobs["ensemble_net"]
+
+
+def test_max_shards_caps_the_jobs_per_stage_and_shards_grow(tmp_path: Path) -> None:
+    from tests.tiny_config import tiny_synth_config
+
+    # 14 samples in shards of 2 would be 7 shards; at most 3 makes 3 shards of 5.
+    config = {**tiny_synth_config("capped", shard_size=2), "max_shards": 3}
+    write_config(tmp_path, config)
+    proc = subprocess.run(
+        snakemake_command(tmp_path, "-n"), env=venv_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["extract_frames"] == jobs["decompose"] == 3
+    assert jobs["pack"] == 3 * len(PACK_PARTS)
+    run_snakemake(tmp_path, config, "results/capped/rejected/manifest.tsv")
+    out = tmp_path / "results" / "capped" / "manifest"
+    sizes = [len(manifest.read_samples(p)) for p in sorted(out.glob("*.tsv"))]
+    assert sizes == [5, 5, 4]
 
 
 def test_one_split_for_every_model_and_packs_are_temporary(tmp_path: Path) -> None:

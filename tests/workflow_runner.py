@@ -44,13 +44,19 @@ def venv_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def planned_rules(dry_run_stdout: str) -> set[str]:
-    """The rules of the jobs a dry run (``snakemake -n``) would run, from its "Job stats"
-    table (a rule and its job count per line, up to "total"); empty if nothing would run."""
+def planned_jobs(dry_run_stdout: str) -> dict[str, int]:
+    """Rule -> job count of the jobs a dry run (``snakemake -n``) would run, from its "Job
+    stats" table (a rule and its job count per line, up to "total"); empty if nothing would
+    run."""
     if "Job stats:" not in dry_run_stdout:
-        return set()
+        return {}
     table = dry_run_stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
-    return {line.split()[0] for line in table if line.strip()}
+    return {rule: int(count) for rule, count in (line.split() for line in table if line.strip())}
+
+
+def planned_rules(dry_run_stdout: str) -> set[str]:
+    """The rules of :func:`planned_jobs`."""
+    return set(planned_jobs(dry_run_stdout))
 
 
 def refusal(proc: subprocess.CompletedProcess) -> str:

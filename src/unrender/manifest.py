@@ -20,8 +20,8 @@ a hard link to it, or the same size and first and last :data:`FINGERPRINT_BLOCK`
 refused, since the two rows could fall into different splits. Only files of a size that
 another row's file shares are read for this.
 
-Shards are consecutive blocks of ``shard_size`` rows in manifest order, so the number of
-shards is known from the row count alone, before any row is validated.
+Shards are consecutive blocks of rows in manifest order (:func:`shard_size_for` rows each),
+so the number of shards is known from the row count alone, before any row is validated.
 """
 
 from __future__ import annotations
@@ -131,6 +131,20 @@ def check_group_splits(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
             "row of a group the same split in the manifest, or leave them all empty"
         )
     return {g: next(iter(sp)) for g, sp in named.items()}
+
+
+def shard_size_for(n_rows: int, shard_size: int, max_shards: int) -> int:
+    """Rows per shard: ``shard_size``, or more where that would make over ``max_shards`` shards.
+
+    Snakemake plans every job of the graph on every call (a dry run, a resumed run, a
+    ``--summary``), at a few milliseconds per job, so capping the shards caps the plan: past
+    ``shard_size * max_shards`` rows the shards grow instead of multiplying. Which row is in
+    which shard changes no result (the split, the pack order and the training order follow
+    the manifest).
+    """
+    if shard_size < 1 or max_shards < 1:
+        raise ValueError(f"shard_size {shard_size} and max_shards {max_shards} must be >= 1")
+    return max(shard_size, -(-n_rows // max_shards))
 
 
 def shard_ids(n_rows: int, shard_size: int) -> list[str]:
