@@ -36,7 +36,7 @@ from unrender import manifest
 from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
-from unrender.train.data import FrameDataset, PackedDataset
+from unrender.train.data import FrameDataset, PackedDataset, collate_packed
 from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
 from unrender.train.packs import open_packs, pack_shard, shard_items
 
@@ -84,6 +84,8 @@ def _pass(dataset: Dataset, batch: int, workers: int) -> float:
         shuffle=True,
         generator=torch.Generator().manual_seed(0),
         num_workers=workers,
+        # As training reads the packs (unrender.train.loop); PNG items are stacked as before.
+        collate_fn=collate_packed,
     )
     start = time.perf_counter()
     for _ in loader:

@@ -24,7 +24,7 @@ from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
 from unrender.train import checkpoint
-from unrender.train.data import FrameDataset, PackedDataset, load_inputs, to_inputs
+from unrender.train.data import FrameDataset, PackedDataset, collate_packed, load_inputs, to_inputs
 from unrender.train.inputs import PACK_PARTS
 from unrender.train.loop import TrainOptions, _val_scores, augment, loader_options, train_model
 from unrender.train.models import build_model
@@ -170,14 +170,20 @@ def test_packs_hold_the_decoded_tensors_bit_for_bit(
         for name in want:
             assert got[name].dtype == want[name].dtype and torch.equal(got[name], want[name])
     # Batches (read per batch, and by two worker processes that map the files themselves)
-    # are the batches of the decoded files.
+    # are the batches default_collate makes of the decoded files, dtypes included.
     batches = [
-        list(torch.utils.data.DataLoader(data, batch_size=8, num_workers=w))
-        for data, w in ((decoded, 0), (packed, 0), (packed, 2))
+        list(torch.utils.data.DataLoader(data, batch_size=8, num_workers=w, collate_fn=c))
+        for data, w, c in (
+            (decoded, 0, None),
+            (packed, 0, collate_packed),
+            (packed, 2, collate_packed),
+        )
     ]
+    assert len(batches[0]) == -(-len(items) // 8)
     for (a, la), *others in zip(*batches, strict=True):
         for b, lb in others:
-            assert torch.equal(la, lb) and all(torch.equal(a[n], b[n]) for n in a)
+            assert b.keys() == a.keys() and la.dtype == lb.dtype and torch.equal(la, lb)
+            assert all(a[n].dtype == b[n].dtype and torch.equal(a[n], b[n]) for n in a)
     with pytest.raises(ValueError, match="train.image_size 32"):
         PackedDataset(packs, [(0, 0)], 32)[0]
     with pytest.raises(ValueError, match="no pack of input rgb"):

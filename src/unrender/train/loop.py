@@ -33,7 +33,7 @@ from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.evaluate.delong import placements
 from unrender.train import checkpoint
-from unrender.train.data import FrameInputs, PackedDataset
+from unrender.train.data import FrameInputs, PackedDataset, collate_packed
 from unrender.train.inputs import MODEL_INPUTS
 from unrender.train.models import Classifier, LightingEncoder, build_model
 from unrender.train.packs import Item, open_packs
@@ -344,7 +344,10 @@ def train_model(
     # BatchNorm cannot run in train mode on a last batch of a single item.
     single_last = len(datasets["train"]) % options.batch_size == 1
     # On a GPU the job's threads feed it rather than compute.
-    loading = loader_options(device, workers=torch.get_num_threads())
+    loading = {
+        "collate_fn": collate_packed,
+        **loader_options(device, workers=torch.get_num_threads()),
+    }
     loaders = {
         "train": DataLoader(
             datasets["train"],
