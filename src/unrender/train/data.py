@@ -135,20 +135,20 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         copy is most of a batch's time at 256 px). DataLoaders over this dataset take
         ``collate_fn=collate_packed``."""
         arrays = self.arrays()
+        where = [self.positions[i] for i in indices]
         # A worker's batch goes to the main process through shared memory: allocate it there.
         shared = torch.utils.data.get_worker_info() is not None
         batch: FrameInputs = {}
         for name, first in arrays[0].items():
             dtype = torch.from_numpy(np.empty(0, first.dtype)).dtype
-            out = torch.empty((len(indices), *first.shape[1:]), dtype=dtype)
+            out = torch.empty((len(where), *first.shape[1:]), dtype=dtype)
             if shared:
                 out.share_memory_()
             view = out.numpy()
-            for j, i in enumerate(indices):
-                p, row = self.positions[i]
+            for j, (p, row) in enumerate(where):
                 view[j] = arrays[p][name][row]
             batch[name] = out
-        labels = torch.tensor([self.item(i).label for i in indices])
+        labels = torch.tensor([self.packs[p].items[row].label for p, row in where])
         return PackedBatch(batch, labels)
 
 
