@@ -59,6 +59,13 @@ SCORED = [*MODELS, *DETECTOR_INPUTS]
 SCORING = {k: config["evaluate"][k] for k in ("bootstrap", "unit", "min_per_class")}
 #: What the shortcut audit and summary.md read: the scoring options and the warning threshold.
 AUDIT = {**SCORING, "shortcut_warning_auc": config["evaluate"]["shortcut_warning_auc"]}
+#: evaluate.perturb's perturbations (rules/perturb.smk) and the folder of their test splits.
+PERTURBATIONS = [p.name for p in perturb.from_config(config["evaluate"]["perturb"])]
+PERTURBED = f"{OUT}/perturb"
+#: robustness.tsv when evaluate.perturb names a perturbation: the summary prints it.
+ROBUSTNESS_TABLE = [f"{OUT}/robustness.tsv"] if PERTURBATIONS else []
+#: Asked for by `rule all`: the table and its figure.
+ROBUSTNESS_FILES = [*ROBUSTNESS_TABLE, f"{OUT}/robustness.png"] if PERTURBATIONS else []
 
 
 wildcard_constraints:

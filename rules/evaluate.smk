@@ -74,6 +74,7 @@ rule summary:
         comparison=f"{OUT}/comparison.tsv",
         shortcuts=f"{OUT}/shortcuts.tsv",
         cross=CROSS_FILES,
+        robustness=ROBUSTNESS_TABLE,
         metas=expand(f"{OUT}/models/{{model}}/meta.json", model=MODELS),
         shards=expand(f"{OUT}/shards/{{shard}}.tsv", shard=SHARDS),
     output:

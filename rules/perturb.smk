@@ -3,12 +3,7 @@
 # folder), scored by every model in one job, and robustness.tsv with its figure; see
 # src/unrender/perturb.py and src/unrender/evaluate/robustness.py.
 
-PERTURBATIONS = [p.name for p in perturb.from_config(config["evaluate"]["perturb"])]
-PERTURBED = f"{OUT}/perturb"
-#: Asked for by `rule all` when evaluate.perturb names a perturbation.
-ROBUSTNESS_FILES = (
-    [f"{OUT}/robustness.tsv", f"{OUT}/robustness.png"] if PERTURBATIONS else []
-)
+# PERTURBATIONS, PERTURBED and ROBUSTNESS_FILES are in common.smk: the summary reads the table.
 
 
 rule perturb_frames:

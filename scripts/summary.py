@@ -30,4 +30,5 @@ write_summary(
         None if synth is None else planted_signal(SynthConfig.from_mapping(synth)),
     ),
     [row for path in snakemake.input.cross for row in read_tsv(path)],
+    [row for path in snakemake.input.robustness for row in read_tsv(path)],
 )

@@ -631,3 +631,36 @@ def test_robustness_refuses_a_perturbed_split_of_other_samples() -> None:
     runs["jpeg50"] = {m: t.select(t.sample_id != "v20") for m, t in runs["jpeg50"].items()}
     with pytest.raises(ValueError, match="jpeg50: test samples v20 are in only one of"):
         robustness_rows(runs, _groups(), 10, seed=0)
+
+
+def test_the_summary_prints_robustness_as_auc_and_change_against_rgb_per_perturbation() -> None:
+    from unrender.evaluate.robustness import robustness_rows
+    from unrender.report.robustness import robustness_lines
+
+    rows = [
+        {k: str(v) for k, v in r.items()}
+        for r in robustness_rows(_robustness_runs(noise=0.3), _groups(), 400, seed=3)
+    ]
+    lines = robustness_lines(rows, min_per_class=2)
+    assert lines[0] == "## Robustness to laundering (evaluate.perturb)"
+    video = lines[lines.index("### video level") : lines.index("### image level")]
+    at = {(r["perturbation"], r["model"]): r for r in rows if r["level"] == "video"}
+    auc_header = video.index("| model | none | jpeg50 |")
+    for i, model in enumerate(ALL_MODELS):
+        cells = [c.strip() for c in video[auc_header + 2 + i].strip("|").split("|")]
+        clean, noisy = (float(at[(n, model)]["auc"]) for n in ("none", "jpeg50"))
+        assert cells[0] == model
+        assert cells[1].startswith(f"{clean:.3f} [") and cells[2].startswith(f"{noisy:.3f} [")
+    # The change against RGB's change: one column per perturbation, RGB itself not a row.
+    change = video.index("| model | jpeg50 |")
+    normal = at[("jpeg50", "normal")]
+    lo, hi = (float(normal[f"delta_vs_rgb_{e}"]) for e in ("lo", "hi"))
+    assert f"| normal | {float(normal['delta_vs_rgb']):+.3f} [{lo:+.3f}, {hi:+.3f}] |" in video
+    assert not any(line.startswith("| rgb |") for line in video[change:])
+    assert robustness_lines([], 2) == []
+
+    # Under min_per_class no interval is printed and no caption promises one.
+    small = robustness_lines([{**r, "small_n": "yes"} for r in rows], min_per_class=2)
+    assert not [line for line in small if "[" in line.replace("[95% CI]", "@")]
+    assert not [line for line in small if "95% CI" in line]
+    assert any("n too small" in line for line in small)

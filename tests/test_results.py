@@ -296,6 +296,16 @@ def test_robustness_scores_every_model_on_each_perturbed_test_split(
                     assert (read_image(twin) != read_image(frame)).any(), twin
                     light = perturbed / "modalities" / "lighting" / shard / s.sample_id
                     assert (light / f"{frame.stem}.npy").is_file()
+    # summary.md prints the table: AUC per perturbation, and each model's change against RGB's.
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Robustness to laundering (evaluate.perturb)")[1]
+    video = section.split("### video level")[1].split("###")[0]
+    assert "| model | none | jpeg50 | resize0.5 |" in video
+    assert "| model | jpeg50 | resize0.5 |" in video
+    for model in ALL_MODELS:
+        auc = [by_key[(name, model, "video")]["auc"] for name in names]
+        assert f"| {model} | " + " | ".join(f"{float(a):.3f}" for a in auc) + " |" in video
+    assert "n too small" in video and "[" not in video  # 2 groups per class: no intervals
     report = workdir / "report.html"
     run_snakemake(workdir, config, "--report", str(report))
     html = report.read_text(errors="replace")

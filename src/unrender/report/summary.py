@@ -232,16 +232,19 @@ def write_summary(
     evaluate: Mapping[str, Any],
     data_lines: Sequence[str],
     cross: Sequence[Mapping[str, str]] = (),
+    robustness: Sequence[Mapping[str, str]] = (),
 ) -> None:
     """Write ``summary.md`` atomically.
 
     metrics, comparison, shortcuts: rows of metrics.tsv, comparison.tsv and shortcuts.tsv;
     metas: model -> its ``meta.json`` (splits, training options, epochs); evaluate: the
     config's ``evaluate`` section (bootstrap, unit, min_per_class, shortcut_warning_auc);
-    data_lines: :func:`describe_data`; cross: rows of cross.tsv (none without evaluate.cross).
+    data_lines: :func:`describe_data`; cross: rows of cross.tsv (none without evaluate.cross);
+    robustness: rows of robustness.tsv (none without evaluate.perturb).
     """
-    # Here, not at the top: unrender.report.cross formats its cells with this module's helpers.
+    # Here, not at the top: these sections format their cells with this module's helpers.
     from unrender.report.cross import cross_lines
+    from unrender.report.robustness import robustness_lines
 
     min_per_class = int(evaluate["min_per_class"])
     warnings, audit = shortcut_lines(
@@ -296,6 +299,7 @@ def write_summary(
         *_comparison_table(comparison, min_per_class),
         "",
         *cross_lines(cross, run, min_per_class),
+        *robustness_lines(robustness, min_per_class),
         *audit,
         "",
         "## How to read this",
