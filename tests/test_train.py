@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import platform
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
 from unrender.train import checkpoint
-from unrender.train.data import FrameDataset, PackedDataset, collate_packed, load_inputs, to_inputs
+from unrender.train.data import (
+    FrameDataset,
+    PackedDataset,
+    collate_packed,
+    load_inputs,
+    reuse_freed_memory,
+    to_inputs,
+)
 from unrender.train.inputs import PACK_PARTS
 from unrender.train.loop import TrainOptions, _val_scores, augment, loader_options, train_model
 from unrender.train.models import build_model
@@ -170,7 +178,9 @@ def test_packs_hold_the_decoded_tensors_bit_for_bit(
         for name in want:
             assert got[name].dtype == want[name].dtype and torch.equal(got[name], want[name])
     # Batches (read per batch, and by two worker processes that map the files themselves)
-    # are the batches default_collate makes of the decoded files, dtypes included.
+    # are the batches default_collate makes of the decoded files, dtypes included, also with
+    # malloc keeping freed blocks as training has it.
+    assert reuse_freed_memory() == (platform.libc_ver()[0] == "glibc")
     batches = [
         list(torch.utils.data.DataLoader(data, batch_size=8, num_workers=w, collate_fn=c))
         for data, w, c in (

@@ -8,7 +8,10 @@ PNG path (:class:`FrameDataset`) gives, bit for bit.
 
 from __future__ import annotations
 
+import ctypes
+import math
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,6 +21,10 @@ import torch
 
 from unrender.train.inputs import LIGHTING_DIM
 from unrender.train.packs import Item, Pack, frame_arrays, read_frame_arrays
+
+# glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64 bits.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 << 20
 
 FrameInputs = dict[str, torch.Tensor]
 
@@ -141,15 +148,47 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         batch: FrameInputs = {}
         for name, first in arrays[0].items():
             dtype = torch.from_numpy(np.empty(0, first.dtype)).dtype
-            out = torch.empty((len(where), *first.shape[1:]), dtype=dtype)
-            if shared:
-                out.share_memory_()
+            out = _batch_tensor((len(where), *first.shape[1:]), dtype, shared)
+            # Row by row on one thread: a parallel copy (torch.stack(out=)) was slower as
+            # soon as another process wanted a core.
             view = out.numpy()
             for j, (p, row) in enumerate(where):
                 view[j] = arrays[p][name][row]
             batch[name] = out
         labels = torch.tensor([self.packs[p].items[row].label for p, row in where])
         return PackedBatch(batch, labels)
+
+
+def reuse_freed_memory(keep_bytes: int = 1 << 30) -> bool:
+    """Have glibc's malloc hand freed blocks of up to 32 MiB to the next allocation instead
+    of returning them to the kernel; the process keeps up to ``keep_bytes`` of freed memory.
+
+    Why: a batch is a set of fresh tensors (ensemble_net at 256 px, batch 32: four of 6 MiB).
+    With glibc's defaults a block that size is unmapped, or trimmed off the heap, when the
+    batch is freed, so every batch's pages are faulted in and zeroed again by the kernel
+    before the rows are copied into them, which costs about as much as the copy
+    (bench/train_loader.py). Values and allocation are unchanged: only where the memory
+    comes from. Process-wide, for the process that reads the packs; a no-op returning False
+    where the C library is not glibc.
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        and libc.mallopt(_M_TRIM_THRESHOLD, keep_bytes)
+    )
+
+
+def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype, shared: bool) -> torch.Tensor:
+    """An uninitialised tensor for a batch; in shared memory if ``shared``, allocated there
+    directly as ``default_collate`` does (``share_memory_()`` of a new tensor would allocate
+    twice and copy once)."""
+    if not shared:
+        return torch.empty(shape, dtype=dtype)
+    like = torch.empty(0, dtype=dtype)
+    storage = like._typed_storage()._new_shared(math.prod(shape))
+    return like.new(storage).view(shape)
 
 
 class PackedBatch(NamedTuple):

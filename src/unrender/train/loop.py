@@ -33,7 +33,7 @@ from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.evaluate.delong import placements
 from unrender.train import checkpoint
-from unrender.train.data import FrameInputs, PackedDataset, collate_packed
+from unrender.train.data import FrameInputs, PackedDataset, collate_packed, reuse_freed_memory
 from unrender.train.inputs import MODEL_INPUTS
 from unrender.train.models import Classifier, LightingEncoder, build_model
 from unrender.train.packs import Item, open_packs
@@ -341,6 +341,7 @@ def train_model(
             "some groups split=val in the manifest, or leave the column empty (train.split)"
         )
     device = resolve_device(options.device)
+    reuse_freed_memory()  # each batch's tensors reuse freed blocks instead of new pages
     # BatchNorm cannot run in train mode on a last batch of a single item.
     single_last = len(datasets["train"]) % options.batch_size == 1
     # On a GPU the job's threads feed it rather than compute.
