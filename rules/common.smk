@@ -124,7 +124,10 @@ def adapted_manifest():
     from unrender.datasets import build_manifest
 
     dataset = config["dataset"]  # the schema requires dataset.root for these kinds
-    return build_manifest(dataset["kind"], dataset["root"], **dataset["options"])
+    try:
+        return build_manifest(dataset["kind"], dataset["root"], **dataset["options"])
+    except (OSError, ValueError) as e:  # a dataset laid out otherwise: its one line
+        stop(f"dataset.kind {dataset['kind']}, root {dataset['root']}: {e}")
 
 
 def stylegan_network(wildcards):
@@ -174,7 +177,7 @@ def n_samples():
     if not Path(path).is_file():
         stop(
             f"dataset.manifest {path!r} does not exist; write a manifest TSV "
-            "(see README, 'Bring your own data') or use --configfile config/demo.yaml"
+            "(see README, 'Running on your own data') or use --configfile config/demo.yaml"
         )
     # A malformed manifest fails now, in one line naming the file, rather than mid-run.
     try:

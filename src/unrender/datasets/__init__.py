@@ -20,6 +20,7 @@ import importlib
 import inspect
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from unrender.io import write_tsv
 from unrender.manifest import COLUMNS
@@ -51,7 +52,9 @@ def build_manifest(
         )
     given = {k: v for k, v in options.items() if v is not None}
     build = importlib.import_module(f"unrender.datasets.{kind}").build
-    return build(root, **given)
+    # Absolute (not resolved: links stay as listed), so that the files an adapter finds
+    # under the root are absolute and root_relative can tell them from root-relative names.
+    return build(Path(root).absolute(), **given)
 
 
 def write_manifest(path: str | os.PathLike[str], rows: Sequence[dict[str, str]]) -> None:
