@@ -12,6 +12,7 @@ smallest the schema allows, to keep CI cheap.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import pytest
 from tests.real_faces import photo, write_face_clip
 from tests.test_workflow import run_snakemake
 from tests.tiny_config import tiny_synth_config
-from tests.workflow_runner import snakemake_command, venv_env, write_config
+from tests.workflow_runner import refusal, snakemake_command, venv_env, write_config
 from unrender import manifest
 from unrender.evaluate.run import ALL_MODELS
 from unrender.io import read_tsv, write_image, write_tsv
@@ -51,15 +52,19 @@ def ffpp_layout(root: Path) -> dict[str, Any]:
 
 
 def dfdc_layout(root: Path) -> dict[str, Any]:
-    """DFDC: two training parts with metadata.json (a fake in the part after its original)
-    and the test set with labels.csv."""
+    """DFDC: two training parts with metadata.json (a fake in the part after its original),
+    every entry ``"split": "train"`` as in the release, and the test set with labels.csv."""
     parts = {
         0: {
             "aaa.mp4": {"label": "REAL", "split": "train"},
             "bbb.mp4": {"label": "FAKE", "split": "train", "original": "aaa.mp4"},
-            "ccc.mp4": {"label": "REAL", "split": "val"},
+            "ccc.mp4": {"label": "REAL", "split": "train"},
+            "eee.mp4": {"label": "REAL", "split": "train"},
         },
-        1: {"ddd.mp4": {"label": "FAKE", "split": "val", "original": "ccc.mp4"}},
+        1: {
+            "ddd.mp4": {"label": "FAKE", "split": "train", "original": "ccc.mp4"},
+            "fff.mp4": {"label": "FAKE", "split": "train", "original": "eee.mp4"},
+        },
     }
     index = 0
     for part, entries in parts.items():
@@ -168,11 +173,16 @@ MANIFEST_RULES: dict[str, str] = {
 
 
 def kind_config(kind: str, data: Path, run: str, **sections: Any) -> dict[str, Any]:
-    """The config a user would write for ``kind``, its dataset laid out under ``data``."""
+    """The config a user would write for ``kind``, its dataset laid out under ``data``; its
+    paths relative to ``data``'s parent, the working directory (``root: data``), as users
+    write them."""
     if kind == "synth":
         return {**tiny_synth_config(run), **sections}
     laid_out = LAYOUTS[kind](data)
     config = laid_out if "dataset" in laid_out else {"dataset": laid_out}
+    for section, key in (("dataset", "root"), ("dataset", "manifest"), ("ffhq", "root")):
+        if key in config.get(section, {}):
+            config[section][key] = os.path.relpath(config[section][key], data.parent)
     return {
         "run": run,
         "shard_size": 4,
@@ -202,6 +212,53 @@ def test_dry_run_builds_the_dag_of_every_dataset_kind(kind: str, tmp_path: Path)
     assert not others & set(jobs), jobs
     assert jobs["split_manifest"] == 1 and jobs["train"] == 7 and jobs["evaluate"] == 1
     assert jobs["extract_frames"] == jobs["decompose"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["dfdc", "celebdf"])
+def test_an_official_test_set_is_the_test_split_and_val_comes_from_the_rest(
+    kind: str, tmp_path: Path
+) -> None:
+    """DFDC names every training video ``train`` and Celeb-DF lists its test videos: the
+    listed test videos are the whole test split (no identity drags its other videos in), and
+    DFDC's val is drawn from its train groups, so that training can choose an epoch."""
+    config = kind_config(kind, tmp_path / "data", kind)
+    run_snakemake(tmp_path, config, f"results/{kind}/splits.tsv")
+    out = tmp_path / "results" / kind
+    named = {r["sample_id"]: r["split"] for r in read_tsv(out / "adapted" / "manifest.tsv")}
+    splits = {r["sample_id"]: r["split"] for r in read_tsv(out / "splits.tsv")}
+    assert splits.keys() == named.keys()
+    assert {s for s, sp in splits.items() if sp == "test"} == {
+        s for s, sp in named.items() if sp == "test"
+    }
+    assert "train" in splits.values()
+    if kind == "dfdc":
+        val = [s for s, sp in splits.items() if sp == "val"]
+        labels = {r["sample_id"]: r["label"] for r in read_tsv(out / "adapted" / "manifest.tsv")}
+        assert {labels[s] for s in val} == {"0", "1"}  # a real and the fake made from it
+
+
+@pytest.mark.parametrize(
+    ("kind", "spoil", "message"),
+    [
+        ("folder", "labels.csv", "labels.csv does not exist"),
+        ("celebdf", "List_of_testing_videos.txt", "List_of_testing_videos.txt does not exist"),
+        ("dfdc", "dfdc_train_part_0/metadata.json", "metadata.json: line 1: invalid JSON"),
+    ],
+)
+def test_a_dataset_laid_out_otherwise_stops_in_one_line(
+    kind: str, spoil: str, message: str, tmp_path: Path
+) -> None:
+    config = kind_config(kind, tmp_path / "data", kind)
+    damaged = tmp_path / "data" / spoil
+    if damaged.suffix == ".json":
+        damaged.write_text("{not json")
+    else:
+        damaged.unlink()
+    write_config(tmp_path, config)
+    cmd = snakemake_command(tmp_path, "-n", "--cores", "1")
+    proc = subprocess.run(cmd, env=venv_env(), capture_output=True, text=True, timeout=600)
+    said = refusal(proc)
+    assert said.startswith(f"dataset.kind {kind}, root data: ") and message in said, said
 
 
 def run_whole_graph(kind: str, tmp_path: Path) -> Path:

@@ -118,7 +118,35 @@ def _train(run: tuple[Path, list[Path]], name: str, out: Path, options: TrainOpt
     return meta, predictions.read(out / "pred.tsv")
 
 
+def _group_splits(samples: list[Sample], splits: dict[str, str]) -> dict[str, set[str]]:
+    by_group: dict[str, set[str]] = {}
+    for s in samples:
+        by_group.setdefault(s.group, set()).add(splits[s.sample_id])
+    assert all(len(v) == 1 for v in by_group.values())  # no group on two sides
+    return by_group
+
+
+def _split_counts(by_group: dict[str, set[str]]) -> dict[str, int]:
+    return {sp: sum(1 for v in by_group.values() if v == {sp}) for sp in ("train", "val", "test")}
+
+
 def test_group_split_keeps_groups_whole_and_reaches_both_classes() -> None:
+    samples = [
+        Sample(f"{g}-{i}", "x", i % 2, f"g{g}", "", "video", "t")
+        for g in range(30)
+        for i in range(3)
+    ]
+    splits = assign_splits(samples, 0.2, 0.2, seed=3)
+    assert _split_counts(_group_splits(samples, splits)) == {"train": 18, "val": 6, "test": 6}
+    assert splits == assign_splits(samples, 0.2, 0.2, seed=3)
+    assert splits != assign_splits(samples, 0.2, 0.2, seed=4)
+    for sp in ("val", "test"):
+        assert {s.label for s in samples if splits[s.sample_id] == sp} == {0, 1}
+
+
+def test_a_named_test_split_is_the_test_split_and_val_comes_from_train() -> None:
+    """An official test list (a group named test, its unnamed rows following it) is the whole
+    test split; a dataset naming only train and test (DFDC) gets val from its train groups."""
     samples = [
         Sample(f"{g}-{i}", "x", i % 2, f"g{g}", "", "video", "t")
         for g in range(30)
@@ -126,18 +154,27 @@ def test_group_split_keeps_groups_whole_and_reaches_both_classes() -> None:
     ]
     samples.append(Sample("named", "x", 0, "gnamed", "test", "video", "t"))
     samples.append(Sample("follower", "x", 1, "gnamed", "", "video", "t"))
-    splits = assign_splits(samples, 0.2, 0.2, seed=3)
-    by_group: dict[str, set[str]] = {}
-    for s in samples:
-        by_group.setdefault(s.group, set()).add(splits[s.sample_id])
-    assert all(len(v) == 1 for v in by_group.values())  # no group on two sides
+    by_group = _group_splits(samples, assign_splits(samples, 0.2, 0.2, seed=3))
     assert by_group["gnamed"] == {"test"}
-    counts = {sp: sum(1 for v in by_group.values() if v == {sp}) for sp in ("train", "val", "test")}
-    assert counts == {"train": 18, "val": 6, "test": 7}
-    assert splits == assign_splits(samples, 0.2, 0.2, seed=3)
-    assert splits != assign_splits(samples, 0.2, 0.2, seed=4)
-    for sp in ("val", "test"):
-        assert {s.label for s in samples if splits[s.sample_id] == sp} == {0, 1}
+    assert _split_counts(by_group) == {"train": 24, "val": 6, "test": 1}
+
+    dfdc = [
+        Sample(f"{g}-{i}", "x", i % 2, f"g{g}", "train" if g < 20 else "test", "video", "t")
+        for g in range(25)
+        for i in range(2)
+    ]
+    splits = assign_splits(dfdc, 0.2, 0.2, seed=3)
+    by_group = _group_splits(dfdc, splits)
+    assert _split_counts(by_group) == {"train": 16, "val": 4, "test": 5}
+    assert all(by_group[f"g{g}"] == {"test"} for g in range(20, 25))  # named test stays
+    assert {s.label for s in dfdc if splits[s.sample_id] == "val"} == {0, 1}
+    # A named val split is kept as it is: no train group moves.
+    named_val = [dataclasses.replace(s, split="val") if s.group == "g0" else s for s in dfdc]
+    assert _split_counts(_group_splits(named_val, assign_splits(named_val, 0.2, 0.2, 3))) == {
+        "train": 19,
+        "val": 1,
+        "test": 5,
+    }
 
 
 def test_group_split_refuses_a_group_named_in_two_splits() -> None:

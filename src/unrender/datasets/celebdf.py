@@ -17,10 +17,14 @@ its fakes. (A fake also shows the face of Y, whose videos are in group ``celebdf
 joining the two would chain most celebrities into one group.) Each YouTube-real video is
 its own group.
 
-**Splits.** Videos on the test list are ``test``; the others get an empty split (the
-workflow's seeded group split decides). The official test list shares identities with the
-rest, so a group may have both ``test`` and empty-split rows: that is the published
-protocol, kept as it is.
+**Splits.** Videos on the test list are ``test``; the others get an empty split, and the
+workflow's seeded group split puts them in train and val (never test: a dataset that names
+its test split keeps it, :func:`unrender.train.splits.assign_splits`). The official test list
+shares identities with the other videos, and some of its fakes were made from videos that
+are not on it: that is the published protocol, kept as it is. So a listed video of celebrity
+X is in group ``celebdf_test_idX`` (the test split's bootstrap clusters are identities), apart
+from X's other videos in ``celebdf_idX``; in the one group they would all have followed the
+listed ones into test, leaving train with almost no Celeb-synthesis fake.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ def build(root: str | Path, test_list: str = TEST_LIST) -> list[dict[str, str]]:
                 f"{'real' if listed == 0 else 'fake'} but lies in {folder}"
             )
         split = "test" if rel in tests else ""
+        if split and folder != "YouTube-real":  # its own group already
+            group = group.replace("celebdf_", "celebdf_test_", 1)
         rows.append(row(sample_id, rel, label, group, split, "video", f"celebdf/{folder}"))
     check_unique(rows)
     return rows

@@ -32,8 +32,15 @@ def assign_splits(
     follow it); naming two splits in one group is an error, since it would leak the source
     across the boundary. Groups with no split named are shuffled with ``seed`` within strata
     of equal label sets (real-only, fake-only, both), and each stratum gives
-    ``round(n * test_fraction)`` groups to test and ``round(n * val_fraction)`` to val, so both
-    classes reach val and test whenever the data allow it; train keeps at least one group.
+    ``round(n * test_fraction)`` groups to test and ``round(n * val_fraction)`` to val
+    (train keeps at least one group), so both classes reach val and test when each stratum
+    is large enough for those to be at least 1. Two cases follow a dataset's own split:
+
+    - When some group is named ``test`` (an official test list), that is the test split:
+      no unnamed group is drawn into it, they go to val and train.
+    - When no group is named ``val`` (DFDC's metadata, releases with only train and test),
+      val is drawn from the groups named ``train`` as well, ``round(n * val_fraction)`` of
+      each stratum, seeded: the epoch is chosen on val, and without one no model trains.
     """
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
         raise ValueError(
@@ -43,17 +50,33 @@ def assign_splits(
     for s in samples:
         labels.setdefault(s.group, set()).add(s.label)
     group_split = manifest.check_group_splits((s.group, s.split) for s in samples)
-    strata: dict[tuple[int, ...], list[str]] = {}
-    for g in sorted(labels.keys() - group_split.keys()):
-        strata.setdefault(tuple(sorted(labels[g])), []).append(g)
+    named = set(group_split.values())
+    named_train = {g for g, split in group_split.items() if split == "train"}
     rng = np.random.default_rng(seed)
-    for key in sorted(strata):
-        groups = [strata[key][i] for i in rng.permutation(len(strata[key]))]
-        n_test = min(round(len(groups) * test_fraction), len(groups) - 1)
+    unnamed = _strata(labels, labels.keys() - group_split.keys())
+    for key in sorted(unnamed):
+        groups = [unnamed[key][i] for i in rng.permutation(len(unnamed[key]))]
+        n_test = 0 if "test" in named else min(round(len(groups) * test_fraction), len(groups) - 1)
         n_val = min(round(len(groups) * val_fraction), len(groups) - 1 - n_test)
         for i, g in enumerate(groups):
             group_split[g] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    if "val" not in named:
+        # Its own stream, so the groups above are split as they would be without these.
+        rng = np.random.default_rng([seed, 1])
+        trained = _strata(labels, named_train)
+        for key in sorted(trained):
+            groups = [trained[key][i] for i in rng.permutation(len(trained[key]))]
+            for g in groups[: min(round(len(groups) * val_fraction), len(groups) - 1)]:
+                group_split[g] = "val"
     return {s.sample_id: group_split[s.group] for s in samples}
+
+
+def _strata(labels: dict[str, set[int]], groups: set[str]) -> dict[tuple[int, ...], list[str]]:
+    """Label set (``(0,)``, ``(1,)``, ``(0, 1)``) -> its groups among ``groups``, sorted."""
+    strata: dict[tuple[int, ...], list[str]] = {}
+    for g in sorted(groups):
+        strata.setdefault(tuple(sorted(labels[g])), []).append(g)
+    return strata
 
 
 def write_splits(
