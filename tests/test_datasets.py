@@ -15,6 +15,7 @@ from unrender import manifest
 from unrender.commands import manifest as manifest_command
 from unrender.datasets import build_manifest, write_manifest
 from unrender.datasets.common import root_relative, safe_id
+from unrender.train.splits import assign_splits
 
 
 def _touch(root: Path, rel: str) -> None:
@@ -303,12 +304,12 @@ def test_celebdf_inverts_test_list_labels_and_groups_by_target_identity(celebdf:
         "sample_id": "celebdf_fake_id1_id0_0007",
         "path": "Celeb-synthesis/id1_id0_0007.mp4",
         "label": "1",
-        "group": "celebdf_id1",
+        "group": "celebdf_test_id1",
         "split": "test",
         "kind": "video",
         "source": "celebdf/Celeb-synthesis",
     }
-    assert by_id["celebdf_real_id1_0000"]["group"] == "celebdf_id1"
+    assert by_id["celebdf_real_id1_0000"]["group"] == "celebdf_test_id1"  # both listed
     assert by_id["celebdf_fake_id0_id1_0000"]["group"] == "celebdf_id0"
     assert by_id["celebdf_real_id0_0001"]["group"] == "celebdf_id0"
     assert (by_id["celebdf_youtube_00170"]["label"], by_id["celebdf_youtube_00170"]["split"]) == (
@@ -316,6 +317,11 @@ def test_celebdf_inverts_test_list_labels_and_groups_by_target_identity(celebdf:
         "test",
     )
     assert by_id["celebdf_real_id0_0000"]["split"] == ""
+    # A listed video's identity group is apart from the unlisted videos of that identity,
+    # which the seeded split then puts in train and val (never test): the published protocol.
+    splits = assign_splits(manifest.validate(rows, celebdf)[0], 0.5, 0.2, seed=0)
+    listed = {r["sample_id"] for r in rows if r["split"] == "test"}
+    assert {sid for sid, sp in splits.items() if sp == "test"} == listed
     _, refusals = manifest.validate(rows, celebdf)
     assert refusals == []
     assert {r["split"] for r in build_manifest("celebdf", celebdf, test_list="")} == {""}
@@ -390,7 +396,6 @@ def test_folder_reads_labels_groups_splits_and_kinds(tmp_path: Path) -> None:
     [
         ("file,label\na.mp4,0\n", r"labels.csv: line 1: header 'file,label'"),
         ("path,label,lable\na.mp4,0,1\n", r"labels.csv: line 1: header"),
-        ("path,label\na.mp4,0\nb.mp4,2\n", r"labels.csv: line 3: label '2'"),
         ("path,label,split\na.mp4,0,holdout\n", r"labels.csv: line 2: split 'holdout'"),
         ("path,label\na.txt,0\n", r"labels.csv: line 2: a.txt: unknown file type .txt"),
         ("path,label\n,0\n", r"labels.csv: line 2: empty path"),
@@ -407,6 +412,31 @@ def test_folder_malformed_labels_name_file_and_line(
     (root / "labels.csv").write_text(csv_text)
     with pytest.raises(ValueError, match=message):
         build_manifest("folder", root)
+
+
+def test_folder_rows_of_another_label_are_refused_by_the_manifest_check(tmp_path: Path) -> None:
+    """A label that is neither 0/real nor 1/fake does not stop the run: the row goes into the
+    manifest as written and the workflow's check refuses it (rejected.tsv), the rest go on."""
+    _h264(tmp_path / "a.mp4")
+    _h264(tmp_path / "b.mp4")
+    (tmp_path / "labels.csv").write_text("path,label\na.mp4,real\nb.mp4, Fake? \n")
+    rows = build_manifest("folder", tmp_path)
+    assert [r["label"] for r in rows] == ["0", "Fake?"]
+    accepted, refusals = manifest.validate(rows, tmp_path)
+    assert [s.sample_id if s else None for s in accepted] == ["a", None]
+    assert [(r.sample_id, "label" in r.reason) for r in refusals] == [("b", True)]
+
+
+@pytest.mark.parametrize("kind", ["ffpp", "dfdc", "celebdf"])
+def test_a_relative_root_gives_the_rows_of_the_absolute_one(
+    kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``root: data/ffpp`` as users write it: the paths stay relative to the root, once."""
+    root = request.getfixturevalue(kind)
+    monkeypatch.chdir(root.parent)
+    rows = build_manifest(kind, root.name)
+    assert rows == build_manifest(kind, root) and rows
+    _assert_valid(rows, root)
 
 
 def test_paths_never_escape_the_root(tmp_path: Path) -> None:

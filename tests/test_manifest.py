@@ -173,6 +173,17 @@ def test_one_file_under_two_rows_keeps_the_first_valid_one(root: Path) -> None:
     assert reasons["copy"].startswith("a file identical to the file of sample_id 's0'")
 
 
+def test_two_empty_files_are_not_one_file(root: Path) -> None:
+    """Zero-byte files are all "identical", but hold no video that could leak: both pass
+    here, to be refused for being empty when their frames are read."""
+    (root / "empty1.mp4").write_bytes(b"")
+    (root / "empty2.mp4").write_bytes(b"")
+    samples, refusals = manifest.validate(
+        [_row("e1", "empty1.mp4"), _row("e2", "empty2.mp4")], root
+    )
+    assert [s.sample_id for s in samples if s] == ["e1", "e2"] and refusals == []
+
+
 def test_fingerprint_sees_both_ends_of_a_large_file(tmp_path: Path) -> None:
     block = manifest.FINGERPRINT_BLOCK
     body = bytes(3 * block)

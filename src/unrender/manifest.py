@@ -223,7 +223,8 @@ def _same_file_reasons(candidates: Sequence[tuple[str, Path]]) -> list[str | Non
             ("a hard link to the file", ("inode", st.st_dev, st.st_ino)),
         ]
         try:
-            if sizes[st.st_size] > 1:
+            # Empty files hold no video to leak: each is refused for what it is when read.
+            if st.st_size > 0 and sizes[st.st_size] > 1:
                 keys.append(("a file identical to the file", ("content", fingerprint(full))))
         except OSError as e:
             reasons.append(f"cannot read file: {e.strerror or e}")

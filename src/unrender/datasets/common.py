@@ -20,7 +20,7 @@ _NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def row(
-    sample_id: str, path: str, label: int, group: str, split: str, kind: str, source: str
+    sample_id: str, path: str, label: int | str, group: str, split: str, kind: str, source: str
 ) -> dict[str, str]:
     """One manifest row (every value a string, columns as in :data:`unrender.manifest.COLUMNS`)."""
     values = (sample_id, path, str(label), group, split, kind, source)

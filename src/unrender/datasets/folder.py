@@ -5,7 +5,8 @@ optionally ``group`` and ``split``:
 
 - ``path``: the file, relative to the dataset root (absolute or ``..`` paths that leave the
   root are refused unless ``allow_outside_root``); videos and images by their suffix.
-- ``label``: ``0``/``real`` or ``1``/``fake`` (any case).
+- ``label``: ``0``/``real`` or ``1``/``fake`` (any case); any other value is written to the
+  manifest as it is, and the workflow refuses that row (``rejected.tsv``).
 - ``group``: the source identity or original video (default: the sample itself).
 - ``split``: ``train``, ``val``, ``test`` or empty.
 
@@ -34,7 +35,7 @@ def build(
 ) -> list[dict[str, str]]:
     """Manifest rows of the files listed in ``root/labels`` (a CSV), in file order.
 
-    ValueError naming the file and line for a bad header, label, split, path or duplicate.
+    ValueError naming the file and line for a bad header, split, path or duplicate.
     """
     root = Path(root)
     labels_path = root / labels
@@ -57,8 +58,6 @@ def build(
             group, split = (r.get("group") or "").strip(), (r.get("split") or "").strip()
             if not path:
                 raise ValueError(f"{where}: empty path")
-            if label not in LABELS:
-                raise ValueError(f"{where}: label {r['label']!r} is not 0/real or 1/fake")
             if split not in SPLITS:
                 raise ValueError(f"{where}: split {split!r} is not train, val, test or empty")
             try:
@@ -73,7 +72,10 @@ def build(
                     f"{line_of[sample_id]}; rename one of the files"
                 )
             line_of[sample_id] = reader.line_num
-            rows.append(row(sample_id, rel, LABELS[label], group or sample_id, split, kind, source))
+            # Another label goes into the manifest as written: the workflow's check of the
+            # manifest refuses the row, with its reason, in rejected.tsv, and the run goes on.
+            value = LABELS.get(label, (r["label"] or "").strip())
+            rows.append(row(sample_id, rel, value, group or sample_id, split, kind, source))
     if not rows:
         raise ValueError(f"{labels_path}: no rows after the header")
     return rows
