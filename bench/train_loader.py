@@ -39,7 +39,7 @@ from unrender import manifest
 from unrender.io import write_array, write_image
 from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
-from unrender.train.data import FrameDataset, PackedDataset, collate_packed, reuse_freed_memory
+from unrender.train.data import FrameDataset, PackedDataset, packed_loader, reuse_freed_memory
 from unrender.train.inputs import MODEL_INPUTS, PACK_PARTS, pack_parts
 from unrender.train.packs import open_packs, pack_shard, shard_items
 
@@ -81,17 +81,18 @@ def make_shard(run_dir: Path, n_items: int, source: int) -> Path:
 
 
 def _loader(dataset: Dataset, batch: int, workers: int) -> DataLoader:
-    """A shuffled loader as training builds one (unrender.train.loop): packs collated by
-    ``collate_packed`` (PNG items are stacked as before), workers kept between passes."""
-    return DataLoader(
-        dataset,
-        batch_size=batch,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(0),
-        num_workers=workers,
-        persistent_workers=workers > 0,
-        collate_fn=collate_packed,
-    )
+    """A shuffled loader as training builds one (unrender.train.loop): packs through
+    ``packed_loader`` (with workers, a ``BatchRing``), PNG items stacked by ``default_collate``
+    as before; workers kept between passes."""
+    options = {
+        "shuffle": True,
+        "generator": torch.Generator().manual_seed(0),
+        "num_workers": workers,
+        "persistent_workers": workers > 0,
+    }
+    if isinstance(dataset, PackedDataset):
+        return packed_loader(dataset, batch, **options)
+    return DataLoader(dataset, batch_size=batch, **options)
 
 
 def _pass(loader: DataLoader) -> float:

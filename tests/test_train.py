@@ -30,6 +30,7 @@ from unrender.train.data import (
     PackedDataset,
     collate_packed,
     load_inputs,
+    packed_loader,
     reuse_freed_memory,
     to_inputs,
 )
@@ -237,6 +238,57 @@ def test_packs_hold_the_decoded_tensors_bit_for_bit(
         open_packs([tmp_path / "modalities" / "s0000"], ("rgb",))
 
 
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_workers_batches_reuse_a_ring_and_stay_correct_when_kept(
+    run: tuple[Path, list[Path]], tmp_path: Path, context: str
+) -> None:
+    run_dir, shards = run
+    packs = open_packs(pack_run(run_dir, shards, 16, tmp_path), ("rgb", *MODALITIES))
+    packed = PackedDataset(packs, [(0, i) for i in range(len(packs[0].items))], 16)
+    want = list(torch.utils.data.DataLoader(packed, batch_size=2, collate_fn=collate_packed))
+    loader = packed_loader(
+        packed, 2, num_workers=2, persistent_workers=True, multiprocessing_context=context
+    )
+    ring = loader.dataset.ring
+    slots = ring.buffer.shape[0]
+    assert slots == 2 * (2 + 2) and len(want) > slots  # so that keeping every batch outruns them
+    start = ring.buffer.data_ptr()
+
+    def in_ring(t: torch.Tensor) -> bool:
+        return start <= t.data_ptr() < start + ring.buffer.nbytes
+
+    def same(a: tuple, b: tuple) -> bool:
+        return torch.equal(a[1], b[1]) and all(torch.equal(a[0][n], b[0][n]) for n in b[0])
+
+    # Used one at a time, as training uses them: every batch views a slot, two epochs over.
+    for _ in range(2):
+        for got, expected in zip(loader, want, strict=True):
+            assert all(map(in_ring, (*got[0].values(), got[1]))) and same(got, expected)
+    del got
+    # Kept: past the free slots batches come in fresh shared memory, and none is overwritten.
+    kept = list(loader)
+    assert all(map(same, kept, want)) and len(want) == len(kept)
+    held = sum(in_ring(b[1]) for b in kept)
+    assert 0 < held <= slots
+    assert int(ring.busy.sum()) == held
+    del kept
+    assert int(ring.busy.sum()) == 0  # each slot is free once its batch is gone
+    # Loaders iterated one after another, each to its end, may share a ring (training's do).
+    backwards = PackedDataset(packs, [(0, i) for i in reversed(range(len(packed)))], 16)
+    want_back = list(
+        torch.utils.data.DataLoader(backwards, batch_size=2, collate_fn=collate_packed)
+    )
+    other = packed_loader(
+        backwards, 2, ring, num_workers=2, persistent_workers=True, multiprocessing_context=context
+    )
+    assert other.dataset.ring is ring
+    for data, expected_batches in ((other, want_back), (loader, want), (other, want_back)):
+        for got, expected in zip(data, expected_batches, strict=True):
+            assert all(map(in_ring, (*got[0].values(), got[1]))) and same(got, expected)
+    with pytest.raises(ValueError, match="cannot hold batches of 4"):
+        packed_loader(packed, 4, ring, num_workers=2)
+
+
 def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:
     run_dir, shards = run
     item = shard_items(run_dir, shards[0])[1]
@@ -270,17 +322,24 @@ def test_flip_mirrors_every_input_consistently() -> None:
 
 
 def test_loaders_use_workers_and_pinned_memory_on_cuda_only() -> None:
-    # Workers change no batch (test_packs_hold_the_decoded_tensors_bit_for_bit).
+    # Workers change no batch (test_packs_hold_the_decoded_tensors_bit_for_bit) and no
+    # result (test_training_is_deterministic_and_learns_the_planted_signal).
     assert loader_options(torch.device("cpu"), workers=2) == {}
     cuda = loader_options(torch.device("cuda"), workers=2)
-    assert cuda == {"num_workers": 2, "pin_memory": True, "persistent_workers": True}
-    assert loader_options(torch.device("cuda:1"), workers=0)["persistent_workers"] is False
+    assert cuda == {"num_workers": 2, "pin_memory": True}
 
 
 def test_training_is_deterministic_and_learns_the_planted_signal(
-    run: tuple[Path, list[Path]], tmp_path: Path
+    run: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meta_a, pred_a = _train(run, "shading", tmp_path / "a")
+    # The second run reads through two workers and their BatchRing, as training on CUDA does
+    # (pinned memory aside): the same batches in the same order, so the same bytes.
+    cuda = loader_options(torch.device("cuda"), workers=2)
+    monkeypatch.setattr(
+        "unrender.train.loop.loader_options",
+        lambda device, workers: {k: v for k, v in cuda.items() if k != "pin_memory"},
+    )
     meta_b, pred_b = _train(run, "shading", tmp_path / "b")
     assert (tmp_path / "a/model/model.safetensors").read_bytes() == (
         tmp_path / "b/model/model.safetensors"

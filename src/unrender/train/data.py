@@ -8,10 +8,13 @@ PNG path (:class:`FrameDataset`) gives, bit for bit.
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import itertools
 import math
 import os
 import platform
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -84,7 +87,8 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
     packs: :func:`unrender.train.packs.open_packs`; positions: ``(pack number, row)`` of each
     item, in the order the dataset serves them. Arrays are mapped lazily in the process that
     reads them (each DataLoader worker maps its own), and a row is copied out, so batches own
-    their memory.
+    their memory (a batch from a worker of :func:`packed_loader`: a slot of its
+    :class:`BatchRing`, until the batch is gone).
     ``image_size`` is checked against the arrays: packs made at another size are an error.
     """
 
@@ -94,6 +98,7 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         self.packs = list(packs)
         self.positions = list(positions)
         self.image_size = image_size
+        self.ring: BatchRing | None = None
         self._arrays: list[dict[str, np.ndarray]] | None = None
 
     def __getstate__(self) -> dict[str, object]:
@@ -135,28 +140,40 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         inputs = {n: torch.from_numpy(np.array(a[row])) for n, a in arrays.items()}
         return inputs, self.packs[p].items[row].label
 
-    def __getitems__(self, indices: Sequence[int]) -> PackedBatch:
+    def __getitems__(self, indices: Sequence[int]) -> PackedBatch | RingBatch:
         """The batch of the items at ``indices``, collated: what ``default_collate`` makes of
         their ``__getitem__`` items, but copied once, row by row out of the memory maps
         into the batch's tensors (a copy per item and then a stack cost twice that; the
-        copy is most of a batch's time at 256 px). DataLoaders over this dataset take
+        copy is most of a batch's time at 256 px). In a worker of a loader with a
+        :class:`BatchRing` (:func:`packed_loader`) the batch goes into a slot of the ring
+        and a :class:`RingBatch` stands for it. DataLoaders over this dataset take
         ``collate_fn=collate_packed``."""
         arrays = self.arrays()
         where = [self.positions[i] for i in indices]
-        # A worker's batch goes to the main process through shared memory: allocate it there.
+        # A worker's batch goes to the main process through shared memory: a ring's slot,
+        # or else a batch allocated there.
         shared = torch.utils.data.get_worker_info() is not None
+        ring = self.ring if shared else None
+        slot = ring.claim() if ring is not None else None
+        in_slot = ring.view(slot, len(where)) if ring is not None and slot is not None else None
         batch: FrameInputs = {}
         for name, first in arrays[0].items():
-            dtype = torch.from_numpy(np.empty(0, first.dtype)).dtype
-            out = _batch_tensor((len(where), *first.shape[1:]), dtype, shared)
+            if in_slot is not None:
+                out = in_slot[name]
+            else:
+                dtype = torch.from_numpy(np.empty(0, first.dtype)).dtype
+                out = _batch_tensor((len(where), *first.shape[1:]), dtype, shared)
             # Row by row on one thread: a parallel copy (torch.stack(out=)) was slower as
             # soon as another process wanted a core.
             view = out.numpy()
             for j, (p, row) in enumerate(where):
                 view[j] = arrays[p][name][row]
             batch[name] = out
-        labels = torch.tensor([self.packs[p].items[row].label for p, row in where])
-        return PackedBatch(batch, labels)
+        labels = [self.packs[p].items[row].label for p, row in where]
+        if ring is not None and slot is not None and in_slot is not None:
+            in_slot[LABELS].numpy()[:] = labels
+            return RingBatch(ring.key, slot, len(where))
+        return PackedBatch(batch, torch.tensor(labels))
 
 
 def reuse_freed_memory(keep_bytes: int = 1 << 30) -> bool:
@@ -199,9 +216,165 @@ class PackedBatch(NamedTuple):
     labels: torch.Tensor
 
 
-def collate_packed(batch: PackedBatch | list[tuple[FrameInputs, int]]) -> Any:
+def collate_packed(batch: PackedBatch | RingBatch | list[tuple[FrameInputs, int]]) -> Any:
     """A DataLoader's ``collate_fn`` for :class:`PackedDataset`: its batches come collated
-    (``(inputs, labels)``); anything else goes through ``default_collate``."""
+    (``(inputs, labels)``, or a :class:`RingBatch` that becomes them in the main process);
+    anything else goes through ``default_collate``."""
+    if isinstance(batch, RingBatch):
+        return batch
     if isinstance(batch, PackedBatch):
         return tuple(batch)
     return torch.utils.data.default_collate(batch)
+
+
+# The labels' entry in a BatchRing's slot; no input is called so.
+LABELS = "labels"
+_ALIGN = 64  # bytes: each tensor of a slot starts on a cache line
+_RINGS: weakref.WeakValueDictionary[int, BatchRing] = weakref.WeakValueDictionary()
+_RING_KEYS = itertools.count()
+
+
+class BatchRing:
+    """Batch buffers in shared memory that the workers of a DataLoader fill and reuse (or
+    of several, iterated one at a time: :func:`packed_loader`).
+
+    Without it a worker's batch crosses to the main process in fresh shared memory: a new
+    segment per tensor, every page of it faulted in and zeroed by the kernel, and a file
+    descriptor passed for each (bench/train_loader.py, BENCHMARKS.md "Training loader").
+    Here ``slots_per_worker`` slots per worker, each holding one batch of every input and
+    its labels, are made once in the main process before the workers start. A worker copies
+    its batch into its next free slot and sends only the slot's number (:class:`RingBatch`);
+    the main process hands out tensors viewing the slot. A slot is free again when the last
+    tensor viewing it is gone (a flag in shared memory, cleared by a finalizer), so a
+    consumer that keeps its batches (``list(loader)``) still gets correct ones: a worker that
+    finds its slots all taken allocates fresh shared memory, as without a ring.
+
+    layout: input name -> (shape of one item, dtype), in the order batches hold them.
+    Memory: ``workers * slots_per_worker`` batches of ``batch_size`` items, held while a
+    loader using the ring lives.
+    """
+
+    def __init__(
+        self,
+        layout: Mapping[str, tuple[tuple[int, ...], torch.dtype]],
+        batch_size: int,
+        workers: int,
+        slots_per_worker: int,
+    ) -> None:
+        self.layout = {**layout, LABELS: ((), torch.int64)}
+        self.batch_size = batch_size
+        self.slots_per_worker = slots_per_worker
+        self.offsets: dict[str, int] = {}
+        size = 0
+        for name, (shape, dtype) in self.layout.items():
+            self.offsets[name] = size
+            nbytes = batch_size * math.prod(shape) * dtype.itemsize
+            size += -(-nbytes // _ALIGN) * _ALIGN
+        slots = workers * slots_per_worker
+        self.buffer = _batch_tensor((slots, size), torch.uint8, shared=True)
+        self.busy = _batch_tensor((slots,), torch.uint8, shared=True).zero_()
+        self.key = next(_RING_KEYS)
+        self._cursor = 0
+        _RINGS[self.key] = self
+
+    def view(self, slot: int, n: int, owner: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Tensors of the first ``n`` items of ``slot``, by name (the inputs and ``LABELS``),
+        viewing ``owner`` (the slot's bytes; ``self.buffer[slot]`` by default)."""
+        flat = self.buffer[slot] if owner is None else owner
+        out = {}
+        for name, (shape, dtype) in self.layout.items():
+            start = self.offsets[name]
+            nbytes = self.batch_size * math.prod(shape) * dtype.itemsize
+            whole = flat[start : start + nbytes].view(dtype).view(self.batch_size, *shape)
+            out[name] = whole[:n]
+        return out
+
+    def claim(self) -> int | None:
+        """In a worker: the next of its slots that no batch occupies, marked occupied; None
+        if all are."""
+        info = torch.utils.data.get_worker_info()
+        assert info is not None, "BatchRing.claim runs in a DataLoader worker"
+        busy = self.busy.numpy()
+        for _ in range(self.slots_per_worker):
+            slot = info.id * self.slots_per_worker + self._cursor % self.slots_per_worker
+            self._cursor += 1
+            if not busy[slot]:
+                busy[slot] = 1
+                return slot
+        return None
+
+    def batch(self, slot: int, n: int) -> tuple[FrameInputs, torch.Tensor]:
+        """In the main process: the batch a worker wrote into ``slot``, ``(inputs, labels)``,
+        as tensors viewing the slot; the slot is freed when the last of them is gone."""
+        # All the tensors share the storage of one array made here; its finalizer runs when
+        # that storage is released, i.e. after every view of the batch.
+        owner = self.buffer.numpy()[slot]
+        weakref.finalize(owner, _free_slot, self.busy.numpy(), slot)
+        views = self.view(slot, n, torch.from_numpy(owner))
+        labels = views.pop(LABELS)
+        return views, labels
+
+
+def _free_slot(busy: np.ndarray, slot: int) -> None:
+    busy[slot] = 0
+
+
+class RingBatch(NamedTuple):
+    """A batch a worker wrote into slot ``slot`` of the :class:`BatchRing` numbered ``key``:
+    pickled as these three numbers, unpickled in the main process as ``(inputs, labels)``."""
+
+    key: int
+    slot: int
+    n: int
+
+    def __reduce__(self) -> tuple[Any, tuple[int, int, int]]:
+        return _ring_batch, (self.key, self.slot, self.n)
+
+
+def _ring_batch(key: int, slot: int, n: int) -> tuple[FrameInputs, torch.Tensor]:
+    return _RINGS[key].batch(slot, n)
+
+
+def batch_ring(
+    dataset: PackedDataset, batch_size: int, workers: int, prefetch_factor: int = 2
+) -> BatchRing:
+    """A :class:`BatchRing` for loaders over ``dataset`` (or over datasets of the same
+    inputs and image size) with ``workers`` workers: ``prefetch_factor`` + 2 slots per
+    worker, for the batches in flight, the one received and the one still in use. (Two, not
+    one: when a persistent loader starts its next epoch, the last batch of the one before
+    and the first of the new one can come from the same worker.)"""
+    return BatchRing(_item_layout(dataset), batch_size, workers, prefetch_factor + 2)
+
+
+def _item_layout(dataset: PackedDataset) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Input name -> (shape, dtype) of one item of ``dataset``."""
+    return {
+        name: (a.shape[1:], torch.from_numpy(np.empty(0, a.dtype)).dtype)
+        for name, a in dataset.arrays()[0].items()
+    }
+
+
+def packed_loader(
+    dataset: PackedDataset, batch_size: int, ring: BatchRing | None = None, **options: Any
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over ``dataset`` (``collate_fn=collate_packed``); ``options`` are the
+    DataLoader's other keywords. With workers, their batches come through ``ring``, or a
+    :func:`batch_ring` of the loader's own. Loaders may share a ring if they are iterated
+    one at a time, each to its end (as training does): workers of two loaders claiming slots
+    at once could take the same one."""
+    workers = options.get("num_workers", 0)
+    if workers:
+        dataset = copy.copy(dataset)
+        dataset.ring = ring or batch_ring(
+            dataset, batch_size, workers, options.get("prefetch_factor") or 2
+        )
+        layout = {**_item_layout(dataset), LABELS: ((), torch.int64)}
+        if dataset.ring.batch_size < batch_size or dataset.ring.layout != layout:
+            raise ValueError(
+                f"a ring for batches of {dataset.ring.batch_size} items of "
+                f"{sorted(dataset.ring.layout)} cannot hold batches of {batch_size} of "
+                f"{sorted(layout)}"
+            )
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, collate_fn=collate_packed, **options
+    )

@@ -33,7 +33,13 @@ from unrender.devices import resolve_device
 from unrender.evaluate import predictions
 from unrender.evaluate.delong import placements
 from unrender.train import checkpoint
-from unrender.train.data import FrameInputs, PackedDataset, collate_packed, reuse_freed_memory
+from unrender.train.data import (
+    FrameInputs,
+    PackedDataset,
+    batch_ring,
+    packed_loader,
+    reuse_freed_memory,
+)
 from unrender.train.inputs import MODEL_INPUTS
 from unrender.train.models import Classifier, LightingEncoder, build_model
 from unrender.train.packs import Item, open_packs
@@ -134,14 +140,21 @@ def augment(
 def loader_options(device: torch.device, workers: int) -> dict[str, Any]:
     """DataLoader keywords for training on ``device``.
 
-    On CUDA, ``workers`` (>= 0) worker processes read the packs and batches come in pinned
-    memory, so the host-to-GPU copy (non-blocking in :func:`_to`) overlaps the step. On CPU
+    On CUDA, ``workers`` (>= 0) worker processes read the packs (their batches reach the main
+    process through the loader's :class:`~unrender.train.data.BatchRing`) and batches come in
+    pinned memory, so the host-to-GPU copy (non-blocking in :func:`_to`) overlaps the step. On CPU
     none: the step itself needs the job's cores, and the main process reads the memory-mapped
     packs at thousands of items/s (BENCHMARKS.md).
+
+    Workers start anew each epoch (not ``persistent_workers``): a persistent loader draws its
+    workers' seed from the shuffling generator once instead of once per epoch, so every epoch
+    after the first would be shuffled otherwise than without workers. Started per epoch, the
+    batches and their order are the same whatever the device and the number of workers
+    (tests/test_train.py); the cost is starting them, a fraction of a second per epoch.
     """
     if device.type != "cuda":
         return {}
-    return {"num_workers": workers, "pin_memory": True, "persistent_workers": workers > 0}
+    return {"num_workers": workers, "pin_memory": True}
 
 
 def _to(batch: FrameInputs, device: torch.device) -> FrameInputs:
@@ -345,25 +358,26 @@ def train_model(
     # BatchNorm cannot run in train mode on a last batch of a single item.
     single_last = len(datasets["train"]) % options.batch_size == 1
     # On a GPU the job's threads feed it rather than compute.
-    loading = {
-        "collate_fn": collate_packed,
-        **loader_options(device, workers=torch.get_num_threads()),
-    }
+    loading = loader_options(device, workers=torch.get_num_threads())
+    workers = loading.get("num_workers", 0)
+    # The four loaders run one after another, each to its end, so they share one ring.
+    ring = batch_ring(datasets["train"], options.batch_size, workers) if workers else None
     loaders = {
-        "train": DataLoader(
+        "train": packed_loader(
             datasets["train"],
-            batch_size=options.batch_size,
+            options.batch_size,
             shuffle=True,
             generator=torch.Generator().manual_seed(options.seed),
             drop_last=single_last,
+            ring=ring,
             **loading,
         ),
         # The training set in order and unaugmented, for the BatchNorm statistics.
-        "train_eval": DataLoader(
-            datasets["train"], batch_size=options.batch_size, drop_last=single_last, **loading
+        "train_eval": packed_loader(
+            datasets["train"], options.batch_size, ring, drop_last=single_last, **loading
         ),
         **{
-            sp: DataLoader(datasets[sp], batch_size=options.batch_size, **loading)
+            sp: packed_loader(datasets[sp], options.batch_size, ring, **loading)
             for sp in ("val", "test")
         },
     }
