@@ -64,7 +64,7 @@ PERTURBATIONS = [p.name for p in perturb.from_config(config["evaluate"]["perturb
 PERTURBED = f"{OUT}/perturb"
 #: robustness.tsv when evaluate.perturb names a perturbation: the summary prints it.
 ROBUSTNESS_TABLE = [f"{OUT}/robustness.tsv"] if PERTURBATIONS else []
-#: Asked for by `rule all`: the table and its figure.
+#: The robustness files `all` asks for, the table and its figure.
 ROBUSTNESS_FILES = [*ROBUSTNESS_TABLE, f"{OUT}/robustness.png"] if PERTURBATIONS else []
 
 
