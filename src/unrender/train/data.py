@@ -123,6 +123,13 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
                 self._arrays.append(mapped)
         return self._arrays
 
+    def item_layout(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Input name -> (shape, dtype) of one item, in the order batches hold them."""
+        return {
+            name: (a.shape[1:], torch.from_numpy(np.empty(0, a.dtype)).dtype)
+            for name, a in self.arrays()[0].items()
+        }
+
     def item(self, i: int) -> Item:
         """The :class:`Item` served at ``i``."""
         p, row = self.positions[i]
@@ -155,16 +162,14 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         # A worker's batch goes to the main process through shared memory: a ring's slot,
         # or else a batch allocated there.
         shared = torch.utils.data.get_worker_info() is not None
-        ring = self.ring if shared else None
-        slot = ring.claim() if ring is not None else None
-        in_slot = ring.view(slot, len(where)) if ring is not None and slot is not None else None
+        claimed = self.ring.claim(len(where)) if shared and self.ring is not None else None
+        token, in_slot = claimed if claimed is not None else (None, None)
         batch: FrameInputs = {}
-        for name, first in arrays[0].items():
+        for name, (shape, dtype) in self.item_layout().items():
             if in_slot is not None:
                 out = in_slot[name]
             else:
-                dtype = torch.from_numpy(np.empty(0, first.dtype)).dtype
-                out = _batch_tensor((len(where), *first.shape[1:]), dtype, shared)
+                out = _batch_tensor((len(where), *shape), dtype, shared)
             # Row by row on one thread: a parallel copy (torch.stack(out=)) was slower as
             # soon as another process wanted a core.
             view = out.numpy()
@@ -172,9 +177,9 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
                 view[j] = arrays[p][name][row]
             batch[name] = out
         labels = [self.packs[p].items[row].label for p, row in where]
-        if ring is not None and slot is not None and in_slot is not None:
+        if token is not None and in_slot is not None:
             in_slot[LABELS].numpy()[:] = labels
-            return RingBatch(ring.key, slot, len(where))
+            return token
         return PackedBatch(batch, torch.tensor(labels))
 
 
@@ -263,14 +268,15 @@ class BatchRing:
         workers: int,
         slots_per_worker: int,
     ) -> None:
+        self.item_layout = dict(layout)
         self.layout = {**layout, LABELS: ((), torch.int64)}
         self.batch_size = batch_size
         self.slots_per_worker = slots_per_worker
-        self.offsets: dict[str, int] = {}
+        self.spans: dict[str, tuple[int, int]] = {}  # name -> (first byte, bytes) in a slot
         size = 0
         for name, (shape, dtype) in self.layout.items():
-            self.offsets[name] = size
             nbytes = batch_size * math.prod(shape) * dtype.itemsize
+            self.spans[name] = (size, nbytes)
             size += -(-nbytes // _ALIGN) * _ALIGN
         slots = workers * slots_per_worker
         self.buffer = _batch_tensor((slots, size), torch.uint8, shared=True)
@@ -279,21 +285,20 @@ class BatchRing:
         self._cursor = 0
         _RINGS[self.key] = self
 
-    def view(self, slot: int, n: int, owner: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Tensors of the first ``n`` items of ``slot``, by name (the inputs and ``LABELS``),
-        viewing ``owner`` (the slot's bytes; ``self.buffer[slot]`` by default)."""
-        flat = self.buffer[slot] if owner is None else owner
+    def _views(self, flat: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
+        """Tensors of the first ``n`` items of a slot whose bytes are ``flat``, by name (the
+        inputs and ``LABELS``)."""
         out = {}
         for name, (shape, dtype) in self.layout.items():
-            start = self.offsets[name]
-            nbytes = self.batch_size * math.prod(shape) * dtype.itemsize
+            start, nbytes = self.spans[name]
             whole = flat[start : start + nbytes].view(dtype).view(self.batch_size, *shape)
             out[name] = whole[:n]
         return out
 
-    def claim(self) -> int | None:
-        """In a worker: the next of its slots that no batch occupies, marked occupied; None
-        if all are."""
+    def claim(self, n: int) -> tuple[RingBatch, dict[str, torch.Tensor]] | None:
+        """In a worker: the next of its slots that no batch occupies, marked occupied, for a
+        batch of ``n`` items: the :class:`RingBatch` standing for it and the tensors to fill
+        (the inputs and ``LABELS``). None if all its slots are occupied."""
         info = torch.utils.data.get_worker_info()
         assert info is not None, "BatchRing.claim runs in a DataLoader worker"
         busy = self.busy.numpy()
@@ -302,7 +307,7 @@ class BatchRing:
             self._cursor += 1
             if not busy[slot]:
                 busy[slot] = 1
-                return slot
+                return RingBatch(self.key, slot, n), self._views(self.buffer[slot], n)
         return None
 
     def batch(self, slot: int, n: int) -> tuple[FrameInputs, torch.Tensor]:
@@ -312,7 +317,7 @@ class BatchRing:
         # that storage is released, i.e. after every view of the batch.
         owner = self.buffer.numpy()[slot]
         weakref.finalize(owner, _free_slot, self.busy.numpy(), slot)
-        views = self.view(slot, n, torch.from_numpy(owner))
+        views = self._views(torch.from_numpy(owner), n)
         labels = views.pop(LABELS)
         return views, labels
 
@@ -345,15 +350,7 @@ def batch_ring(
     worker, for the batches in flight, the one received and the one still in use. (Two, not
     one: when a persistent loader starts its next epoch, the last batch of the one before
     and the first of the new one can come from the same worker.)"""
-    return BatchRing(_item_layout(dataset), batch_size, workers, prefetch_factor + 2)
-
-
-def _item_layout(dataset: PackedDataset) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-    """Input name -> (shape, dtype) of one item of ``dataset``."""
-    return {
-        name: (a.shape[1:], torch.from_numpy(np.empty(0, a.dtype)).dtype)
-        for name, a in dataset.arrays()[0].items()
-    }
+    return BatchRing(dataset.item_layout(), batch_size, workers, prefetch_factor + 2)
 
 
 def packed_loader(
@@ -366,17 +363,15 @@ def packed_loader(
     at once could take the same one."""
     workers = options.get("num_workers", 0)
     if workers:
-        dataset = copy.copy(dataset)
-        dataset.ring = ring or batch_ring(
-            dataset, batch_size, workers, options.get("prefetch_factor") or 2
-        )
-        layout = {**_item_layout(dataset), LABELS: ((), torch.int64)}
-        if dataset.ring.batch_size < batch_size or dataset.ring.layout != layout:
+        if ring is None:
+            ring = batch_ring(dataset, batch_size, workers, options.get("prefetch_factor") or 2)
+        elif ring.batch_size < batch_size or ring.item_layout != dataset.item_layout():
             raise ValueError(
-                f"a ring for batches of {dataset.ring.batch_size} items of "
-                f"{sorted(dataset.ring.layout)} cannot hold batches of {batch_size} of "
-                f"{sorted(layout)}"
+                f"a ring for batches of {ring.batch_size} items of {sorted(ring.item_layout)} "
+                f"cannot hold batches of {batch_size} of {sorted(dataset.item_layout())}"
             )
+        dataset = copy.copy(dataset)
+        dataset.ring = ring
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, collate_fn=collate_packed, **options
     )
