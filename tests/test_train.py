@@ -293,11 +293,29 @@ def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:
     run_dir, shards = run
     item = shard_items(run_dir, shards[0])[1]
     x = load_inputs(run_dir, "s0000", item, ("rgb", *MODALITIES), 16)
-    for name in ("rgb", "albedo", "normal", "shading", "shadow"):
+    for name in ("rgb", "albedo", "normal", "shading"):
         assert x[name].shape == (3, 16, 16) and x[name].dtype == torch.uint8
+    assert x["shadow"].shape == (1, 16, 16) and x["shadow"].dtype == torch.uint8
     assert x["lighting"].shape == (27,) and x["lighting"].dtype == torch.float32
-    gray = to_inputs({"shadow": np.full((8, 8), 7, np.uint8)}, None, 8)["shadow"]
-    assert gray.shape == (3, 8, 8) and bool((gray == 7).all())
+    gray = np.full((8, 8), 7, np.uint8)
+    made = to_inputs({"shadow": gray, "rgb": gray}, None, 8)
+    assert made["shadow"].shape == (1, 8, 8) and bool((made["shadow"] == 7).all())
+    assert made["rgb"].shape == (3, 8, 8) and bool((made["rgb"] == 7).all())
+    with pytest.raises(ValueError, match="shadow is a picture of 1 channel"):
+        to_inputs({"shadow": np.zeros((8, 8, 3), np.uint8)}, None, 8)
+
+
+def test_gray_shadow_reads_as_it_did_repeated_on_three_channels() -> None:
+    """One channel instead of three changes neither the resized picture nor a model's logits."""
+    gray = np.random.default_rng(0).integers(0, 256, (37, 29), dtype=np.uint8)
+    resized = to_inputs({"shadow": gray}, None, 16)["shadow"]
+    repeated = to_inputs({"rgb": np.repeat(gray[..., None], 3, axis=2)}, None, 16)["rgb"]
+    assert torch.equal(resized.expand(3, -1, -1), repeated)
+    torch.manual_seed(0)
+    model = build_model("shadow").eval()
+    batch = torch.randint(0, 256, (4, 1, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(model({"shadow": batch}), model({"shadow": batch.repeat(1, 3, 1, 1)}))
 
 
 def test_flip_mirrors_every_input_consistently() -> None:

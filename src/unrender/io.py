@@ -150,12 +150,14 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
         f.write(buf.tobytes())
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an 8-bit image file as uint8 HxWx3 RGB; raise ValueError if it cannot be decoded."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
+def read_image(path: str | os.PathLike[str], gray: bool = False) -> np.ndarray:
+    """Read an 8-bit image file as uint8 HxWx3 RGB, or HxW with ``gray`` (a gray PNG's own
+    values; a colour file is converted to luminance); raise ValueError if it cannot be decoded.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    if image is None:
         raise ValueError(f"cannot decode image {path}")
-    return np.ascontiguousarray(bgr[..., ::-1])
+    return image if gray else np.ascontiguousarray(image[..., ::-1])
 
 
 def write_array(path: str | os.PathLike[str], array: np.ndarray) -> None:

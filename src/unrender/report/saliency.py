@@ -32,7 +32,7 @@ from unrender.train.packs import Item
 def grad_cam(model: Classifier, batch: FrameInputs, labels: torch.Tensor) -> torch.Tensor:
     """Grad-CAM of a one-picture classifier on ``batch`` -> float32 (B, S, S) in [0, 1].
 
-    batch: the model's input name -> uint8 (B, 3, S, S); labels: (B,) 0 real / 1 fake, the
+    batch: the model's input name -> uint8 (B, C, S, S); labels: (B,) 0 real / 1 fake, the
     class whose evidence is mapped. Each map is divided by its maximum (all zeros where the
     model found no positive evidence). The model's parameters and mode are left as they were.
     """
@@ -114,7 +114,8 @@ def model_saliency(
         [load_inputs(run_dir, ex.shard, ex.item, (name,), size)[name] for ex in examples]
     )
     cams = grad_cam(model, {name: pictures}, torch.tensor([ex.item.label for ex in examples]))
-    return meta["model"], pictures.permute(0, 2, 3, 1).numpy(), cams.numpy()
+    shown = pictures.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()  # gray shown as RGB
+    return meta["model"], shown, cams.numpy()
 
 
 def write_saliency_figure(

@@ -1,7 +1,7 @@
 """Training data as tensors: a frame's inputs, and datasets over PNGs or packs.
 
 What an item is, and the arrays of its inputs, are in :mod:`unrender.train.packs`; here they
-become ``FrameInputs``, name -> tensor (uint8 (3, S, S) pictures, float32 (27,) ``lighting``).
+become ``FrameInputs``, name -> tensor (uint8 (C, S, S) pictures, float32 (27,) ``lighting``).
 :class:`PackedDataset` reads the packs through memory maps, so the tensors are the ones the
 PNG path (:class:`FrameDataset`) gives, bit for bit.
 """
@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from unrender.train.inputs import LIGHTING_DIM
+from unrender.train.inputs import input_shape
 from unrender.train.packs import Item, Pack, frame_arrays, read_frame_arrays
 
 # glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64 bits.
@@ -113,12 +113,12 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
                 # row (ensemble_net at 256 px: 7 % more items/s without).
                 mapped = {n: np.asarray(np.load(f, mmap_mode="r")) for n, f in pack.files.items()}
                 for name, a in mapped.items():
-                    size = self.image_size
-                    want = (LIGHTING_DIM,) if name == "lighting" else (3, size, size)
+                    want = input_shape(name, self.image_size)
                     if a.shape != (len(pack.items), *want):
                         raise ValueError(
                             f"{pack.files[name]} holds {a.shape}, not {len(pack.items)} items of "
-                            f"train.image_size {self.image_size}; delete the packs and rerun"
+                            f"{want}, train.image_size {self.image_size}; packs of another size "
+                            "or an older layout: delete the packs and rerun"
                         )
                 self._arrays.append(mapped)
         return self._arrays
@@ -187,10 +187,10 @@ def reuse_freed_memory(keep_bytes: int = 1 << 30) -> bool:
     """Have glibc's malloc hand freed blocks of up to 32 MiB to the next allocation instead
     of returning them to the kernel; the process keeps up to ``keep_bytes`` of freed memory.
 
-    Why: a batch is a set of fresh tensors (ensemble_net at 256 px, batch 32: four of 6 MiB).
-    With glibc's defaults a block that size is unmapped, or trimmed off the heap, when the
-    batch is freed, so every batch's pages are faulted in and zeroed again by the kernel
-    before the rows are copied into them, which costs about as much as the copy
+    Why: a batch is a set of fresh tensors (ensemble_net at 256 px, batch 32: three of 6 MiB,
+    one of 2 MiB). With glibc's defaults a block that size is unmapped, or trimmed off the
+    heap, when the batch is freed, so every batch's pages are faulted in and zeroed again by
+    the kernel before the rows are copied into them, which costs about as much as the copy
     (bench/train_loader.py). Values and allocation are unchanged: only where the memory
     comes from. Process-wide, for the process that reads the packs; a no-op returning False
     where the C library is not glibc.

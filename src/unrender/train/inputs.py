@@ -4,10 +4,11 @@ Light on purpose (no torch, no cv2): the Snakefile imports it at parse time to g
 ``train`` job only the packs its model needs.
 
 An input is named after what it shows: ``rgb`` (the frame), ``albedo``, ``normal``,
-``shading``, ``shadow`` (pictures, uint8 (3, S, S) once packed) and ``lighting`` (27 SH
-coefficients, float32). Inputs are packed by the job that packs their source: ``rgb`` with
-the frames of a shard (``packs/frames/{shard}``), the modalities together, as one
-``decompose`` job writes them all (``packs/modalities/{shard}``).
+``shading``, ``shadow`` (pictures, uint8 (C, S, S) once packed, C in
+:data:`PICTURE_CHANNELS`) and ``lighting`` (27 SH coefficients, float32). Inputs are packed
+by the job that packs their source: ``rgb`` with the frames of a shard
+(``packs/frames/{shard}``), the modalities together, as one ``decompose`` job writes them all
+(``packs/modalities/{shard}``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,25 @@ from unrender.modalities import MODALITIES
 #: Everything a model can take as input, in the study's order.
 INPUTS: tuple[str, ...] = ("rgb", *MODALITIES)
 
-#: Inputs that are pictures (uint8 (3, S, S)); the rest (``lighting``) is a vector.
-PICTURE_INPUTS: tuple[str, ...] = ("rgb", "albedo", "normal", "shading", "shadow")
+#: Picture input -> its channels C, uint8 (C, S, S): RGB-like pictures 3, the gray ``shadow``
+#: 1. Stored as they are, not all repeated to 3: the packed copy is what limits training at
+#: 256 px (bench/train_loader.py), and a gray picture on 3 channels is 2/3 repeats
+#: (ensemble_net's item is 17 % smaller). The model broadcasts gray to its 3-channel stem.
+PICTURE_CHANNELS: dict[str, int] = {"rgb": 3, "albedo": 3, "normal": 3, "shading": 3, "shadow": 1}
+
+#: Inputs that are pictures; the rest (``lighting``) is a vector.
+PICTURE_INPUTS: tuple[str, ...] = tuple(PICTURE_CHANNELS)
 
 #: Length of the ``lighting`` input: 9 SH coefficients x RGB.
 LIGHTING_DIM = 27
+
+
+def input_shape(name: str, image_size: int) -> tuple[int, ...]:
+    """Shape of one item's input ``name``: (C, S, S) for a picture, (27,) for ``lighting``."""
+    if name == "lighting":
+        return (LIGHTING_DIM,)
+    return (PICTURE_CHANNELS[name], image_size, image_size)
+
 
 #: Model name -> the inputs it takes. ``ensemble_net`` is the fusion network.
 MODEL_INPUTS: dict[str, tuple[str, ...]] = {

@@ -85,7 +85,11 @@ def _load_weights_file(trunk: nn.Module, path: str | os.PathLike[str]) -> None:
 
 
 class PictureEncoder(nn.Module):
-    """uint8 (B, 3, S, S) RGB-like picture -> float32 (B, D) features of a torchvision trunk.
+    """uint8 (B, C, S, S) picture -> float32 (B, D) features of a torchvision trunk.
+
+    C = 3 (RGB-like) or 1 (gray, ``shadow``): a gray picture is expanded to the trunk's 3
+    input channels here, so the trunk reads what a gray picture repeated on 3 channels gives,
+    and batches neither store nor move the repeats.
 
     ``pretrained``: ``none`` (random init), ``imagenet`` (torchvision's default weights) or a
     path to a ``.safetensors`` / ``.pt`` state dict (read with ``weights_only=True``).
@@ -110,6 +114,8 @@ class PictureEncoder(nn.Module):
         self.register_buffer("std", 255.0 * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
     def forward(self, picture: torch.Tensor) -> torch.Tensor:
+        # A view for gray; .float() then makes the contiguous (B, 3, S, S) the stem reads.
+        picture = picture.expand(-1, 3, -1, -1)
         return self.trunk((picture.float() - self.mean) / self.std)
 
 

@@ -14,15 +14,16 @@ blanked outside the disk, so it holds strictly less information; and a CNN would
 spend its capacity learning to invert a smooth rendering that we can skip. The coefficients go
 through a small MLP (:class:`unrender.train.models.LightingEncoder`).
 
-Arrays of one item (:func:`frame_arrays`): picture inputs are uint8 (3, S, S) RGB with
-S = ``image_size`` (``shadow`` is gray, repeated on 3 channels so every picture input fits the
-same torchvision stem); ``lighting`` is float32 (27,), laid out ``L27[3 * j + c]``
-(coefficient j, colour channel c). Normalisation to float happens inside the model, so the
-checkpoint alone knows how to read its inputs.
+Arrays of one item (:func:`frame_arrays`): picture inputs are uint8 (C, S, S) with
+S = ``image_size`` and C = 3 (RGB) or 1 for the gray ``shadow``
+(:data:`unrender.train.inputs.PICTURE_CHANNELS`; the model broadcasts it to its 3-channel
+stem); ``lighting`` is float32 (27,), laid out ``L27[3 * j + c]`` (coefficient j, colour
+channel c). Normalisation to float happens inside the model, so the checkpoint alone knows
+how to read its inputs.
 
 Decoding PNGs is what limits training (bench/train_loader.py), so the ``pack`` rule decodes
 each shard once (:func:`pack_shard`) into ``packs/{part}/{shard}/``: one ``.npy`` per input
-holding exactly the arrays above, stacked (uint8 (N, 3, S, S), ``lighting`` float32
+holding exactly the arrays above, stacked (uint8 (N, C, S, S), ``lighting`` float32
 (N, 27)), and ``index.tsv`` naming row i (``sample_id, k, label, group, kind``). Training
 reads them through memory maps (:class:`unrender.train.data.PackedDataset`), so an epoch costs
 a copy, not a decode. Nothing here imports torch: a pack job starts in under a second instead
@@ -42,7 +43,13 @@ import numpy as np
 
 from unrender import manifest
 from unrender.io import atomic_path, read_image, read_tsv, write_tsv
-from unrender.train.inputs import LIGHTING_DIM, PACK_PARTS, input_path
+from unrender.train.inputs import (
+    LIGHTING_DIM,
+    PACK_PARTS,
+    PICTURE_CHANNELS,
+    input_path,
+    input_shape,
+)
 
 #: Columns of a pack's ``index.tsv``.
 INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "k", "label", "group", "kind")
@@ -86,17 +93,25 @@ def frame_arrays(
 ) -> dict[str, np.ndarray]:
     """Arrays of one frame from its decoded files (or from a live decomposition).
 
-    pictures: name -> uint8 (H, W, 3) RGB, or (H, W) gray for ``shadow``; lighting: float
-    (9, 3) SH coefficients or None. Pictures are resized to ``image_size`` with area
-    averaging. Returns name -> uint8 (3, S, S) and ``lighting`` -> float32 (27,).
+    pictures: name -> uint8 (H, W, 3) RGB or (H, W) gray (``shadow`` is gray; a gray picture
+    of an RGB input is repeated on 3 channels); lighting: float (9, 3) SH coefficients or
+    None. Pictures are resized to ``image_size`` with area averaging. Returns name -> uint8
+    :func:`unrender.train.inputs.input_shape` (C, S, S) and ``lighting`` -> float32 (27,).
+    A colour picture of a gray input is a ValueError.
     """
     out = {}
     for name, picture in pictures.items():
-        if picture.ndim == 2:
-            picture = np.repeat(picture[..., None], 3, axis=2)
         if picture.shape[:2] != (image_size, image_size):
+            # cv2 returns (h, w) for an (H, W, 1) picture, hence gray stays (H, W) until here.
             picture = cv2.resize(picture, (image_size, image_size), interpolation=cv2.INTER_AREA)
-        out[name] = np.ascontiguousarray(picture.transpose(2, 0, 1))
+        channels = PICTURE_CHANNELS[name]
+        if picture.ndim == 2:
+            picture = np.repeat(picture[None], channels, axis=0)
+        elif picture.shape[2] == channels:
+            picture = np.ascontiguousarray(picture.transpose(2, 0, 1))
+        else:
+            raise ValueError(f"{name} is a picture of {channels} channel(s), not {picture.shape}")
+        out[name] = picture
     if lighting is not None:
         out["lighting"] = np.asarray(lighting, np.float32).reshape(LIGHTING_DIM)
     return out
@@ -115,7 +130,9 @@ def read_frame_arrays(
     def path(name: str) -> Path:
         return input_path(run_dir, name, shard, item.sample_id, item.k)
 
-    pictures = {n: read_image(path(n)) for n in inputs if n != "lighting"}
+    pictures = {
+        n: read_image(path(n), gray=PICTURE_CHANNELS[n] == 1) for n in inputs if n != "lighting"
+    }
     lighting = np.load(path("lighting")) if "lighting" in inputs else None
     return frame_arrays(pictures, lighting, image_size)
 
@@ -129,7 +146,7 @@ def pack_shard(
 ) -> int:
     """Decode the inputs of ``part`` (a key of ``PACK_PARTS``) of one shard into ``out_dir``.
 
-    Writes ``{input}.npy`` per input of the part (uint8 (N, 3, S, S), ``lighting`` float32
+    Writes ``{input}.npy`` per input of the part (uint8 (N, C, S, S), ``lighting`` float32
     (N, 27)) and ``index.tsv`` (row i of every array), each atomically. Returns N.
     """
     if part not in PACK_PARTS:
@@ -142,9 +159,9 @@ def pack_shard(
         arrays = {}
         for name in inputs:
             tmp = stack.enter_context(atomic_path(out / f"{name}.npy"))
-            shape = (LIGHTING_DIM,) if name == "lighting" else (3, image_size, image_size)
             dtype = np.float32 if name == "lighting" else np.uint8
-            arrays[name] = np.lib.format.open_memmap(tmp, "w+", dtype, (len(items), *shape))
+            shape = (len(items), *input_shape(name, image_size))
+            arrays[name] = np.lib.format.open_memmap(tmp, "w+", dtype, shape)
         for i, item in enumerate(items):
             for name, array in read_frame_arrays(run_dir, shard, item, inputs, image_size).items():
                 arrays[name][i] = array
