@@ -7,9 +7,10 @@ of ``--source`` px, lighting .npy), then, for ``rgb`` and ``ensemble_net`` at ea
 ``PackedDataset`` (packs made once by ``pack_shard``; their one-off cost is reported too).
 Both paths run in the same process, alternating pass by pass, and each rate is items / median
 pass time, so load from other processes hits both alike and cannot decide the ratio. As in
-training, workers persist between passes and the process calls ``reuse_freed_memory``; the
-first pass (starting the workers, first calls) is not in the rates, and the packed path's is
-reported on its own.
+training, the process calls ``reuse_freed_memory``. Workers persist between passes (training
+starts them each epoch, so that its shuffle does not depend on them): the first pass
+(starting the workers, first calls) is not in the rates, and the packed path's is reported
+on its own, as what an epoch adds once.
 
 Pictures are smoothed noise plus a gradient, which PNG compresses about as well as faces
 (random noise would make decoding look slower than it is).

@@ -26,6 +26,7 @@ from unrender.manifest import Sample
 from unrender.modalities import MODALITIES
 from unrender.train import checkpoint
 from unrender.train.data import (
+    BatchRing,
     FrameDataset,
     PackedDataset,
     collate_packed,
@@ -287,6 +288,24 @@ def test_workers_batches_reuse_a_ring_and_stay_correct_when_kept(
             assert all(map(in_ring, (*got[0].values(), got[1]))) and same(got, expected)
     with pytest.raises(ValueError, match="cannot hold batches of 4"):
         packed_loader(packed, 4, ring, num_workers=2)
+
+
+def test_a_worker_refills_its_first_free_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claims take a worker's lowest free slot, so a slot freed a moment ago (still in the
+    CPU's cache) is refilled first, and another worker's slots are never taken."""
+    ring = BatchRing({"rgb": ((3, 2, 2), torch.uint8)}, batch_size=2, workers=2, slots_per_worker=3)
+    worker = torch.utils.data._utils.worker.WorkerInfo(id=1, num_workers=2, seed=0, dataset=None)
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: worker)
+
+    def claim() -> int | None:
+        claimed = ring.claim(2)
+        return None if claimed is None else claimed[0].slot
+
+    assert [claim(), claim()] == [3, 4]
+    ring.busy[3] = 0  # the main process let go of the batch in slot 3
+    assert [claim(), claim(), claim()] == [3, 5, None]
+    ring.busy[4] = 0
+    assert claim() == 4 and int(ring.busy[:3].sum()) == 0
 
 
 def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:
