@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import platform
 import shutil
 from pathlib import Path
@@ -306,6 +307,20 @@ def test_a_worker_refills_its_first_free_slot(monkeypatch: pytest.MonkeyPatch) -
     assert [claim(), claim(), claim()] == [3, 5, None]
     ring.busy[4] = 0
     assert claim() == 4 and int(ring.busy[:3].sum()) == 0
+
+
+def test_a_ring_too_big_for_dev_shm_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before anything is allocated, naming the fix (torch's own error names
+    neither the loader nor a remedy)."""
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    monkeypatch.setattr("unrender.train.data.SHARED_MEMORY_DIR", tmp_path)
+    items = -(-2 * free // 3 // 8)  # one item of 3 bytes: 8 slots hold twice what is free
+    with pytest.raises(OSError, match=r"8 batch slots \(2 workers\) need .* MiB free: run"):
+        BatchRing({"rgb": ((3,), torch.uint8)}, batch_size=items, workers=2, slots_per_worker=4)
+    ring = BatchRing({"rgb": ((3,), torch.uint8)}, batch_size=2, workers=2, slots_per_worker=4)
+    assert ring.buffer.shape[0] == 8
 
 
 def test_inputs_have_documented_shapes(run: tuple[Path, list[Path]]) -> None:

@@ -258,7 +258,8 @@ class BatchRing:
 
     layout: input name -> (shape of one item, dtype), in the order batches hold them.
     Memory: ``workers * slots_per_worker`` batches of ``batch_size`` items, held while a
-    loader using the ring lives.
+    loader using the ring lives; an OSError says so in one line if ``/dev/shm`` cannot
+    hold them.
     """
 
     def __init__(
@@ -279,6 +280,7 @@ class BatchRing:
             self.spans[name] = (size, nbytes)
             size += -(-nbytes // _ALIGN) * _ALIGN
         slots = workers * slots_per_worker
+        _check_shared_memory(slots * size, f"{slots} batch slots ({workers} workers)")
         self.buffer = _batch_tensor((slots, size), torch.uint8, shared=True)
         self.busy = _batch_tensor((slots,), torch.uint8, shared=True).zero_()
         self.key = next(_RING_KEYS)
@@ -322,6 +324,33 @@ class BatchRing:
         views = self._views(torch.from_numpy(owner), n)
         labels = views.pop(LABELS)
         return views, labels
+
+
+#: Where torch's shared memory lives on Linux (shm_open's tmpfs).
+SHARED_MEMORY_DIR = Path("/dev/shm")
+
+
+def _check_shared_memory(nbytes: int, what: str) -> None:
+    """Raise a one-line OSError if ``nbytes`` exceed what :data:`SHARED_MEMORY_DIR` has free.
+
+    Why: torch reserves a segment's pages when it makes it, so a ``/dev/shm`` too small
+    fails there with "unable to allocate shared memory(shm) for file </torch_...>: No space
+    left on device", which names neither what needed the memory nor how to get more.
+    Docker gives containers 64 MiB by default. No check where the folder does not exist
+    (not Linux).
+    """
+    if not SHARED_MEMORY_DIR.is_dir():
+        return
+    stat = os.statvfs(SHARED_MEMORY_DIR)
+    free = stat.f_bavail * stat.f_frsize
+    if nbytes > free:
+        raise OSError(
+            f"the training loader's {what} need {nbytes / 2**20:,.0f} MiB of shared memory "
+            f"and {SHARED_MEMORY_DIR} has {free / 2**20:,.0f} MiB free: run the container with "
+            "a larger --shm-size (Docker; Apptainer uses the host's), or lower "
+            "train.batch_size or the train job's threads (--set-threads train=N; one worker "
+            "each)"
+        )
 
 
 def _free_slot(busy: np.ndarray, slot: int) -> None:
