@@ -163,11 +163,10 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
         # or else a batch allocated there.
         shared = torch.utils.data.get_worker_info() is not None
         claimed = self.ring.claim(len(where)) if shared and self.ring is not None else None
-        token, in_slot = claimed if claimed is not None else (None, None)
         batch: FrameInputs = {}
         for name, (shape, dtype) in self.item_layout().items():
-            if in_slot is not None:
-                out = in_slot[name]
+            if claimed is not None:
+                out = claimed[1][name]
             else:
                 out = _batch_tensor((len(where), *shape), dtype, shared)
             # Row by row on one thread: a parallel copy (torch.stack(out=)) was slower as
@@ -177,7 +176,8 @@ class PackedDataset(torch.utils.data.Dataset[tuple[FrameInputs, int]]):
                 view[j] = arrays[p][name][row]
             batch[name] = out
         labels = [self.packs[p].items[row].label for p, row in where]
-        if token is not None and in_slot is not None:
+        if claimed is not None:
+            token, in_slot = claimed
             in_slot[LABELS].numpy()[:] = labels
             return token
         return PackedBatch(batch, torch.tensor(labels))
@@ -303,7 +303,8 @@ class BatchRing:
 
         First, not next in turn: a worker then keeps refilling the few slots that free up
         soonest, whose memory is still in the CPU's cache; cycling through all its slots made
-        the copy into them 15-20 % slower at 256 px (BENCHMARKS.md "Training loader")."""
+        ensemble_net's 2-worker loader at 256 px ~11 % slower (BENCHMARKS.md "Training
+        loader")."""
         info = torch.utils.data.get_worker_info()
         assert info is not None, "BatchRing.claim runs in a DataLoader worker"
         busy = self.busy.numpy()

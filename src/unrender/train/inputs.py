@@ -24,7 +24,7 @@ INPUTS: tuple[str, ...] = ("rgb", *MODALITIES)
 #: Picture input -> its channels C, uint8 (C, S, S): RGB-like pictures 3, the gray ``shadow``
 #: 1. Stored as they are, not all repeated to 3: the packed copy is what limits training at
 #: 256 px (bench/train_loader.py), and a gray picture on 3 channels is 2/3 repeats
-#: (ensemble_net's item is 17 % smaller). The model broadcasts gray to its 3-channel stem.
+#: (ensemble_net's item is 17 % smaller). The model expands gray to its 3-channel stem.
 PICTURE_CHANNELS: dict[str, int] = {"rgb": 3, "albedo": 3, "normal": 3, "shading": 3, "shadow": 1}
 
 #: Inputs that are pictures; the rest (``lighting``) is a vector.

@@ -16,7 +16,7 @@ through a small MLP (:class:`unrender.train.models.LightingEncoder`).
 
 Arrays of one item (:func:`frame_arrays`): picture inputs are uint8 (C, S, S) with
 S = ``image_size`` and C = 3 (RGB) or 1 for the gray ``shadow``
-(:data:`unrender.train.inputs.PICTURE_CHANNELS`; the model broadcasts it to its 3-channel
+(:data:`unrender.train.inputs.PICTURE_CHANNELS`; the model expands it to its 3-channel
 stem); ``lighting`` is float32 (27,), laid out ``L27[3 * j + c]`` (coefficient j, colour
 channel c). Normalisation to float happens inside the model, so the checkpoint alone knows
 how to read its inputs.
